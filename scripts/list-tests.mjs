@@ -1,0 +1,16 @@
+// Prints every test file under test/ (Node 20's `node --test` takes no globs).
+// `node scripts/list-tests.mjs [dir...]` limits the search to some folders.
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+
+const roots = process.argv.length > 2 ? process.argv.slice(2) : ["test"];
+const found = [];
+const walk = (dir) => {
+  for (const name of readdirSync(dir).sort()) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) walk(path);
+    else if (name.endsWith(".test.ts")) found.push(path);
+  }
+};
+roots.forEach(walk);
+process.stdout.write(found.join(" "));

@@ -1,0 +1,62 @@
+/**
+ * The four callbacks of a handler and the single object argument each receives. Every callback
+ * is optional and may return a promise; a throw or a rejection goes to `onError`.
+ * @module
+ */
+
+import type { Channel } from "./channel.js";
+import type { Exchange } from "./options.js";
+
+/** Argument of `onConnect`: the handshake succeeded and the channel is open. */
+export interface ConnectEvent<T = unknown> {
+  readonly callback: "onConnect";
+  readonly channel: Channel<T>;
+  readonly exchange: Exchange;
+}
+
+/** Argument of `onMessage`: `text` for a text message, `data` for a binary one. */
+export type MessageEvent<T = unknown> =
+  | { readonly callback: "onMessage"; readonly channel: Channel<T>; readonly text: string; readonly data?: undefined }
+  | { readonly callback: "onMessage"; readonly channel: Channel<T>; readonly data: Buffer; readonly text?: undefined };
+
+/**
+ * Argument of `onClose`. `code` is the peer's close code (1005 if its close frame had none),
+ * the code we failed the connection with after a protocol error, or 1006 when the connection
+ * ended without a close frame.
+ */
+export interface CloseEvent<T = unknown> {
+  readonly callback: "onClose";
+  readonly channel: Channel<T>;
+  readonly code: number;
+  readonly reason: string;
+}
+
+/** Argument of `onError`: a callback threw or rejected, or the peer broke the protocol. */
+export interface ErrorEvent<T = unknown> {
+  readonly callback: "onError";
+  readonly channel: Channel<T>;
+  readonly error: Error;
+}
+
+/**
+ * The callbacks of a WebSocket handler, as a plain object or a class instance (methods are
+ * called with `this` bound to it). `T` is the type of `channel.data`.
+ *
+ * @example
+ * ```ts
+ * const callbacks: Callbacks<{ name: string }> = {
+ *   onConnect({ channel }) { channel.data = { name: "guest" }; },
+ *   onMessage({ channel, text }) { if (text) void channel.sendText(`${channel.data?.name}: ${text}`); },
+ * };
+ * ```
+ */
+export interface Callbacks<T = unknown> {
+  /** The handshake succeeded. Frames that arrive before a returned promise settles are held. */
+  onConnect?(event: ConnectEvent<T>): void | Promise<void>;
+  /** A complete message arrived. */
+  onMessage?(event: MessageEvent<T>): void | Promise<void>;
+  /** The connection closed, whatever ended it; called exactly once per connection. */
+  onClose?(event: CloseEvent<T>): void | Promise<void>;
+  /** Something went wrong. Without this callback the connection is closed with 1011. */
+  onError?(event: ErrorEvent<T>): void | Promise<void>;
+}

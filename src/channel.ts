@@ -1,0 +1,124 @@
+/**
+ * The channel: one open WebSocket connection, as callbacks see it.
+ * @module
+ */
+
+import type { SocketConnection } from "./node/socket-connection.js";
+
+/** The states of a channel, numbered as the browser's `WebSocket.readyState`. */
+export const ReadyState = {
+  /** Not yet open (never seen by callbacks: channels are created open). */
+  Connecting: 0,
+  /** Open: sends go out. */
+  Open: 1,
+  /** A close frame was sent or received; sends are refused. */
+  Closing: 2,
+  /** The TCP connection is gone. */
+  Closed: 3,
+} as const;
+
+/** One of {@link ReadyState}. */
+export type ReadyState = (typeof ReadyState)[keyof typeof ReadyState];
+
+/**
+ * Completion of a send: a function called with no argument on success or with the error, or
+ * an object with `onComplete` and `onError`.
+ */
+export type SendCallback = ((error?: Error) => void) | { onComplete?(): void; onError?(error: Error): void };
+
+/** Options of every send. */
+export interface SendOptions {
+  /** Called when the frame has been handed to the operating system, or failed. */
+  readonly callback?: SendCallback;
+  /**
+   * Milliseconds to wait for the frame to be handed to the operating system; past it the send
+   * fails with `SendTimeoutError` (the connection stays open and the bytes may still go).
+   */
+  readonly timeout?: number;
+}
+
+/** Bytes a send accepts. */
+export type BinaryData = Uint8Array | ArrayBuffer | ArrayBufferView;
+
+/**
+ * One WebSocket connection. Sends return promises that resolve once the frame has been handed to
+ * the operating system; they never throw synchronously, and on a closed channel they reject with
+ * `ChannelClosedError` (a rejection nobody awaits is not reported as unhandled).
+ *
+ * @example
+ * ```ts
+ * onMessage({ channel, text }) {
+ *   if (text === "bye") void channel.close(CloseCode.NormalClosure, "see you");
+ *   else void channel.sendText(`echo: ${text}`, { timeout: 1000 });
+ * }
+ * ```
+ */
+export class Channel<T = unknown> {
+  /** Per-connection data for the application; starts undefined. */
+  data: T | undefined = undefined;
+  readonly #connection: SocketConnection<T>;
+
+  /** @internal Channels are created by the handler, never by applications. */
+  constructor(connection: SocketConnection<T>) {
+    this.#connection = connection;
+  }
+
+  /** The subprotocol selected during the handshake, or "" when none. */
+  get protocol(): string {
+    return this.#connection.protocol;
+  }
+
+  /** The peer's IP address, as the socket reports it. */
+  get remoteAddress(): string | undefined {
+    return this.#connection.socket.remoteAddress;
+  }
+
+  /** The peer's TCP port. */
+  get remotePort(): number | undefined {
+    return this.#connection.socket.remotePort;
+  }
+
+  /** One of {@link ReadyState}. */
+  get readyState(): ReadyState {
+    return this.#connection.readyState;
+  }
+
+  /** Bytes queued for this connection and not yet handed to the operating system. */
+  get bufferedAmount(): number {
+    return this.#connection.socket.writableLength;
+  }
+
+  /** Every open channel of the same handler, this one included. */
+  get peers(): ReadonlySet<Channel<T>> {
+    return this.#connection.peers;
+  }
+
+  /** Sends a text message. */
+  sendText(text: string, options?: SendOptions): Promise<void> {
+    return this.#connection.sendText(text, options);
+  }
+
+  /** Sends a binary message. Large buffers are sent by reference: do not change them until sent. */
+  sendBinary(data: BinaryData, options?: SendOptions): Promise<void> {
+    return this.#connection.sendBinary(data, options);
+  }
+
+  /** Sends a ping (payload up to 125 bytes). The peer's pong needs no handling. */
+  ping(data?: BinaryData, options?: SendOptions): Promise<void> {
+    return this.#connection.ping(data, options);
+  }
+
+  /**
+   * Starts the closing handshake with `code` (default 1000) and a reason of up to 123 UTF-8
+   * bytes. Resolves when the connection has closed: the peer answered and TCP closed, or
+   * `closeTimeout` passed and the connection was cut.
+   */
+  close(code?: number, reason?: string): Promise<void> {
+    return this.#connection.close(code, reason);
+  }
+
+  /** Destroys the connection at once, without a closing handshake (`onClose` reports 1006). */
+  terminate(): void {
+    this.#connection.terminate();
+  }
+}

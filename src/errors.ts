@@ -1,0 +1,54 @@
+/**
+ * Every error undercurrent creates, with the stable `code` each carries. Peer faults
+ * ({@link ProtocolError}, {@link HandshakeError}) are kept apart from caller misuse
+ * ({@link InvalidArgumentError}) and from the state of a connection ({@link ChannelClosedError},
+ * {@link SendTimeoutError}).
+ *
+ * | class | code | when |
+ * | --- | --- | --- |
+ * | ProtocolError | ERR_UNMASKED_FRAME, ERR_UNEXPECTED_RSV, ERR_RESERVED_OPCODE, ERR_CONTROL_FRAME_TOO_LONG, ERR_FRAGMENTED_CONTROL_FRAME, ERR_UNEXPECTED_CONTINUATION, ERR_EXPECTED_CONTINUATION, ERR_INVALID_LENGTH, ERR_INVALID_CLOSE_PAYLOAD, ERR_INVALID_CLOSE_CODE (1002); ERR_INVALID_UTF8 (1007); ERR_MESSAGE_TOO_BIG, ERR_TOO_MANY_FRAGMENTS (1009) | the peer broke RFC 6455 or a limit |
+ * | HandshakeError | ERR_HANDSHAKE | an upgrade request was refused (`status`) |
+ * | ChannelClosedError | ERR_CHANNEL_CLOSED | a send on a channel that is closing or closed |
+ * | SendTimeoutError | ERR_SEND_TIMEOUT | a send was not flushed within its `timeout` |
+ * | InvalidArgumentError | ERR_INVALID_ARGUMENT | a bad option or argument (caller misuse) |
+ * @module
+ */
+
+export { UndercurrentError, ProtocolError, type ProtocolErrorCode } from "./protocol/errors.js";
+import { UndercurrentError } from "./protocol/errors.js";
+
+/** An upgrade request was refused before the 101; `status` is the HTTP status sent. */
+export class HandshakeError extends UndercurrentError {
+  /** The HTTP status of the refusal. */
+  readonly status: number;
+
+  constructor(status: number, message: string) {
+    super("ERR_HANDSHAKE", message);
+    this.status = status;
+  }
+}
+
+/** A send, ping or close on a channel that is already closing or closed. */
+export class ChannelClosedError extends UndercurrentError {
+  constructor(message = "the channel is closed") {
+    super("ERR_CHANNEL_CLOSED", message);
+  }
+}
+
+/** A send whose bytes were not flushed to the operating system within its `timeout`. */
+export class SendTimeoutError extends UndercurrentError {
+  /** The timeout that passed, in milliseconds. */
+  readonly timeout: number;
+
+  constructor(timeout: number) {
+    super("ERR_SEND_TIMEOUT", `send not completed within ${timeout} ms`);
+    this.timeout = timeout;
+  }
+}
+
+/** The caller passed an invalid option or argument (a bug in the calling code). */
+export class InvalidArgumentError extends UndercurrentError {
+  constructor(message: string) {
+    super("ERR_INVALID_ARGUMENT", message);
+  }
+}

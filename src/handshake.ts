@@ -1,0 +1,126 @@
+/**
+ * `handshake()`: callbacks in, an HTTP handler out. The handler is a request listener (and
+ * Connect/Express middleware) for plain requests, and its `.upgrade` takes the server's
+ * `upgrade` event.
+ * @module
+ */
+
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
+import type { Callbacks } from "./callbacks.js";
+import type { Channel } from "./channel.js";
+import { resolveOptions, type Options } from "./options.js";
+import { CloseCode } from "./protocol/close-codes.js";
+import { isWebSocketRequest } from "./protocol/handshake.js";
+import { acceptUpgrade, refuseUpgrade } from "./node/upgrade.js";
+import type { HandlerContext } from "./node/socket-connection.js";
+import { InvalidArgumentError } from "./errors.js";
+
+/** Node's `upgrade` event listener signature. */
+export type UpgradeListener = (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+/**
+ * A handler for requests this one does not take: any request listener, or middleware taking
+ * `next`. If it has an `upgrade` method (another WebSocket handler, say), upgrade requests this
+ * handler does not take go there.
+ */
+export type NextHandler = ((request: IncomingMessage, response: ServerResponse, next?: (error?: unknown) => void) => void) & {
+  upgrade?: UpgradeListener;
+  close?: () => Promise<void>;
+};
+
+/** What `handshake()` returns: a request listener with `.upgrade`, its connections and `close()`. */
+export interface WebSocketHandler<T = unknown> {
+  /** Request listener / middleware: plain requests go to the next handler (or get 426). */
+  (request: IncomingMessage, response: ServerResponse, next?: (error?: unknown) => void): void;
+  /** Listener for the server's `upgrade` event: `server.on("upgrade", handler.upgrade)`. */
+  readonly upgrade: UpgradeListener;
+  /** The open channels of this handler. */
+  readonly connections: ReadonlySet<Channel<T>>;
+  /**
+   * Refuses new upgrades (503), closes every connection with `code` (default 1001), and
+   * resolves when all have closed (each within `closeTimeout`). Closes the next handler too.
+   */
+  close(code?: number, reason?: string): Promise<void>;
+}
+
+/**
+ * Builds a WebSocket handler from callbacks.
+ *
+ * @example
+ * ```ts
+ * const echo = handshake({
+ *   onMessage({ channel, text, data }) {
+ *     if (text !== undefined) void channel.sendText(text);
+ *     else void channel.sendBinary(data);
+ *   },
+ * });
+ * http.createServer(echo).on("upgrade", echo.upgrade).listen(8080);
+ * ```
+ */
+export function handshake<T = unknown>(callbacks: Callbacks<T>, options?: Options): WebSocketHandler<T>;
+/**
+ * Builds a WebSocket handler that passes requests without WebSocket headers (and upgrades for
+ * other paths) to `next`.
+ *
+ * @example
+ * ```ts
+ * const site = handshake((req, res) => res.end("hello"), { onMessage() {} }, { path: "/ws" });
+ * ```
+ */
+export function handshake<T = unknown>(
+  next: NextHandler,
+  callbacks: Callbacks<T>,
+  options?: Options,
+): WebSocketHandler<T>;
+export function handshake<T = unknown>(
+  first: NextHandler | Callbacks<T>,
+  second?: Callbacks<T> | Options,
+  third?: Options,
+): WebSocketHandler<T> {
+  const next = typeof first === "function" ? first : undefined;
+  const callbacks = (next === undefined ? first : second) as Callbacks<T> | undefined;
+  const options = (next === undefined ? second : third) as Options | undefined;
+  if (callbacks === null || typeof callbacks !== "object") {
+    throw new InvalidArgumentError("handshake() needs a callbacks object");
+  }
+  const resolved = resolveOptions(options);
+  const connections = new Set<Channel<T>>();
+  const context: HandlerContext<T> = { callbacks, options: resolved, connections };
+  let closing = false;
+
+  const takes = (request: IncomingMessage): boolean =>
+    resolved.matchPath(pathname(request.url)) && isWebSocketRequest(request.headers);
+
+  const handler = (request: IncomingMessage, response: ServerResponse, nextMiddleware?: (error?: unknown) => void): void => {
+    if (next !== undefined) return next(request, response, nextMiddleware);
+    if (nextMiddleware !== undefined) return nextMiddleware();
+    response.writeHead(426, { Upgrade: "websocket", "Content-Type": "text/plain; charset=utf-8" });
+    response.end("this endpoint speaks WebSocket: send an upgrade request");
+  };
+
+  const upgrade: UpgradeListener = (request, socket, head) => {
+    if (!takes(request)) {
+      if (next?.upgrade !== undefined) return next.upgrade(request, socket, head);
+      return isWebSocketRequest(request.headers)
+        ? refuseUpgrade(socket, 404, "no WebSocket endpoint at this path")
+        : refuseUpgrade(socket, 400, "unsupported upgrade; only websocket is spoken here");
+    }
+    if (closing) return refuseUpgrade(socket, 503, "server shutting down");
+    acceptUpgrade(context, request, socket, head);
+  };
+
+  const close = async (code: number = CloseCode.GoingAway, reason = "server shutting down"): Promise<void> => {
+    closing = true;
+    await Promise.all([...connections].map((channel) => channel.close(code, reason)));
+    await next?.close?.();
+  };
+
+  return Object.assign(handler, { upgrade, connections: connections as ReadonlySet<Channel<T>>, close });
+}
+
+function pathname(url: string | undefined): string {
+  if (url === undefined) return "/";
+  const query = url.indexOf("?");
+  return query === -1 ? url : url.slice(0, query);
+}

@@ -1,0 +1,21 @@
+/**
+ * undercurrent: a WebSocket server for Node.js. `handshake(callbacks)` builds the handler,
+ * `serve(handler)` runs it.
+ * @module
+ */
+
+export { handshake, type WebSocketHandler, type NextHandler, type UpgradeListener } from "./handshake.js";
+export { serve, type Server, type ServeOptions } from "./serve.js";
+export { Channel, ReadyState, type SendOptions, type SendCallback, type BinaryData } from "./channel.js";
+export type { Callbacks, ConnectEvent, MessageEvent, CloseEvent, ErrorEvent } from "./callbacks.js";
+export { DEFAULTS, type Options, type Exchange, type ProtocolSelector } from "./options.js";
+export { CloseCode, type CloseCodeValue } from "./protocol/close-codes.js";
+export {
+  UndercurrentError,
+  ProtocolError,
+  HandshakeError,
+  ChannelClosedError,
+  SendTimeoutError,
+  InvalidArgumentError,
+  type ProtocolErrorCode,
+} from "./errors.js";

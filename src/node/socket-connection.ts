@@ -1,0 +1,347 @@
+/**
+ * Drives a {@link ProtocolConnection} over a `net.Socket`: reads go in, events become callbacks,
+ * outgoing frames are written (corked while a read is processed, so the replies to one read go
+ * out in one write), and the TCP connection is closed when the protocol says so. Socket
+ * listeners are module-level functions, so a connection costs no closures.
+ * @module
+ */
+
+import type { Socket } from "node:net";
+import { ProtocolConnection } from "../protocol/connection.js";
+import { CloseCode, isValidSentCloseCode } from "../protocol/close-codes.js";
+import { Channel, ReadyState, type BinaryData, type SendOptions } from "../channel.js";
+import type { Callbacks } from "../callbacks.js";
+import type { Exchange, ResolvedOptions } from "../options.js";
+import { ChannelClosedError, InvalidArgumentError, SendTimeoutError } from "../errors.js";
+
+/** What every connection of one handler shares. */
+export interface HandlerContext<T> {
+  readonly callbacks: Callbacks<T>;
+  readonly options: ResolvedOptions;
+  readonly connections: Set<Channel<T>>;
+}
+
+const kConnection = Symbol("undercurrent.connection");
+type OwnedSocket = Socket & { [kConnection]?: SocketConnection<unknown> };
+
+const encoder = new TextEncoder();
+const noop = (): void => {};
+
+/** One upgraded socket and its protocol state. */
+export class SocketConnection<T> {
+  readonly socket: Socket;
+  readonly protocol: string;
+  readonly channel: Channel<T>;
+  readonly context: HandlerContext<T>;
+  readyState: ReadyState = ReadyState.Open;
+
+  private readonly core: ProtocolConnection;
+  /** Input held while `onConnect` runs; null once it has settled. */
+  private held: Buffer[] | null = [];
+  private socketClosed = false;
+  private reported = false;
+  private closeCode: number = CloseCode.AbnormalClosure;
+  private closeReason = "";
+  private closeTimer: NodeJS.Timeout | null = null;
+  private closedPromise: Promise<void> | null = null;
+  private resolveClosed: (() => void) | null = null;
+
+  constructor(socket: Socket, context: HandlerContext<T>, protocol: string) {
+    this.socket = socket;
+    this.context = context;
+    this.protocol = protocol;
+    this.core = new ProtocolConnection(context.options);
+    this.channel = new Channel<T>(this);
+  }
+
+  /** Every open channel of the handler. */
+  get peers(): ReadonlySet<Channel<T>> {
+    return this.context.connections;
+  }
+
+  /**
+   * Takes over the socket after the 101 was written: `head` holds bytes that came with the
+   * request. Calls `onConnect`, and feeds input only once it has settled.
+   */
+  start(head: Buffer, exchange: Exchange): void {
+    const socket = this.socket as OwnedSocket;
+    socket[kConnection] = this as unknown as SocketConnection<unknown>;
+    socket.setNoDelay(true);
+    socket.setTimeout(0);
+    socket.on("data", onData);
+    socket.on("end", onEnd);
+    socket.on("close", onClose);
+    socket.on("error", noop);
+    if (head.length > 0) this.held!.push(head);
+    this.context.connections.add(this.channel);
+    const onConnect = this.context.callbacks.onConnect;
+    if (onConnect === undefined) return this.ready();
+    socket.pause();
+    let result: void | Promise<void>;
+    try {
+      result = onConnect.call(this.context.callbacks, { callback: "onConnect", channel: this.channel, exchange });
+    } catch (error) {
+      this.error(error);
+      return this.ready();
+    }
+    if (!isPromise(result)) return this.ready();
+    result.then(
+      () => this.ready(),
+      (error: unknown) => {
+        this.error(error);
+        this.ready();
+      },
+    );
+  }
+
+  /** `onConnect` settled: deliver what was held, then read on. */
+  private ready(): void {
+    const held = this.held!;
+    this.held = null;
+    for (const chunk of held) this.receive(chunk);
+    if (this.socketClosed) this.report();
+    else this.socket.resume();
+  }
+
+  /** @internal Bytes from the socket. */
+  receive(chunk: Buffer): void {
+    if (this.held !== null) {
+      this.held.push(chunk);
+      return;
+    }
+    const socket = this.socket;
+    socket.cork();
+    this.core.receive(chunk);
+    for (let event = this.core.nextEvent(); event !== undefined; event = this.core.nextEvent()) {
+      switch (event.type) {
+        case "text":
+          this.message({ callback: "onMessage", channel: this.channel, text: event.text });
+          break;
+        case "binary":
+          this.message({ callback: "onMessage", channel: this.channel, data: toBuffer(event.data) });
+          break;
+        case "close":
+          this.closeCode = event.code;
+          this.closeReason = event.reason;
+          this.readyState = ReadyState.Closing;
+          break;
+        case "fail":
+          this.closeCode = event.error.closeCode;
+          this.closeReason = event.error.message;
+          this.readyState = ReadyState.Closing;
+          this.error(event.error);
+          break;
+        default:
+          break;
+      }
+    }
+    this.flush();
+    socket.uncork();
+    if (this.core.closeExpected()) this.endTransport();
+  }
+
+  private message(event: Parameters<NonNullable<Callbacks<T>["onMessage"]>>[0]): void {
+    const onMessage = this.context.callbacks.onMessage;
+    if (onMessage === undefined) return;
+    try {
+      const result = onMessage.call(this.context.callbacks, event);
+      if (isPromise(result)) result.then(undefined, (error: unknown) => this.error(error));
+    } catch (error) {
+      this.error(error);
+    }
+  }
+
+  /** A callback failed (or the peer broke the protocol): `onError`, or close with 1011. */
+  error(cause: unknown): void {
+    const error = cause instanceof Error ? cause : new Error(String(cause));
+    const onError = this.context.callbacks.onError;
+    if (onError === undefined) {
+      void this.close(CloseCode.InternalError, "internal error").catch(noop);
+      return;
+    }
+    const internal = (): void => void this.close(CloseCode.InternalError, "internal error").catch(noop);
+    try {
+      const result = onError.call(this.context.callbacks, { callback: "onError", channel: this.channel, error });
+      if (isPromise(result)) result.then(undefined, internal);
+    } catch {
+      internal();
+    }
+  }
+
+  /** @internal The peer half-closed TCP. */
+  endOfInput(): void {
+    if (!this.socketClosed) this.socket.end();
+  }
+
+  /** @internal TCP is gone. */
+  closed(): void {
+    if (this.socketClosed) return;
+    this.socketClosed = true;
+    this.readyState = ReadyState.Closed;
+    if (this.closeTimer !== null) clearTimeout(this.closeTimer);
+    this.closeTimer = null;
+    this.context.connections.delete(this.channel);
+    if (this.held === null) this.report();
+  }
+
+  /** Calls `onClose` once and settles `close()`. */
+  private report(): void {
+    if (this.reported) return;
+    this.reported = true;
+    this.resolveClosed?.();
+    const onClose = this.context.callbacks.onClose;
+    if (onClose === undefined) return;
+    const event = { callback: "onClose", channel: this.channel, code: this.closeCode, reason: this.closeReason } as const;
+    try {
+      const result = onClose.call(this.context.callbacks, event);
+      if (isPromise(result)) result.then(undefined, (error: unknown) => this.error(error));
+    } catch (error) {
+      this.error(error);
+    }
+  }
+
+  sendText(text: string, options?: SendOptions): Promise<void> {
+    if (typeof text !== "string") return settle(new InvalidArgumentError("sendText takes a string"), options);
+    if (this.readyState !== ReadyState.Open || !this.core.sendText(text)) return this.refuse(options);
+    return this.write(options);
+  }
+
+  sendBinary(data: BinaryData, options?: SendOptions): Promise<void> {
+    const bytes = toBytes(data);
+    if (bytes === undefined) return settle(new InvalidArgumentError("sendBinary takes bytes"), options);
+    if (this.readyState !== ReadyState.Open || !this.core.sendBinary(bytes)) return this.refuse(options);
+    return this.write(options);
+  }
+
+  ping(data: BinaryData | undefined, options?: SendOptions): Promise<void> {
+    const bytes = data === undefined ? new Uint8Array(0) : toBytes(data);
+    if (bytes === undefined || bytes.length > 125) {
+      return settle(new InvalidArgumentError("a ping carries at most 125 bytes"), options);
+    }
+    if (this.readyState !== ReadyState.Open || !this.core.ping(bytes)) return this.refuse(options);
+    return this.write(options);
+  }
+
+  close(code: number = CloseCode.NormalClosure, reason = ""): Promise<void> {
+    if (!isValidSentCloseCode(code)) {
+      return settle(new InvalidArgumentError(`${String(code)} is not a close code that may be sent`));
+    }
+    if (typeof reason !== "string" || encoder.encode(reason).length > 123) {
+      return settle(new InvalidArgumentError("a close reason is a string of at most 123 UTF-8 bytes"));
+    }
+    this.closedPromise ??= this.reported
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => (this.resolveClosed = resolve));
+    if (this.core.close(code, reason)) {
+      if (this.readyState === ReadyState.Open) this.readyState = ReadyState.Closing;
+      this.flush();
+      this.armCloseTimer();
+    }
+    return this.closedPromise;
+  }
+
+  terminate(): void {
+    this.socket.destroy();
+  }
+
+  private refuse(options: SendOptions | undefined): Promise<void> {
+    return settle(new ChannelClosedError(), options);
+  }
+
+  /** Writes what the protocol queued; the last write reports completion. */
+  private write(options: SendOptions | undefined): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const promise = new Promise<void>((resolve, reject) => {
+      const done = (error?: Error | null): void => {
+        if (timer !== undefined) clearTimeout(timer);
+        if (error) reject(error);
+        else resolve();
+      };
+      this.flush(done);
+      if (options?.timeout !== undefined) {
+        const timeout = options.timeout;
+        timer = setTimeout(() => reject(new SendTimeoutError(timeout)), timeout);
+        timer.unref();
+      }
+    });
+    return observe(promise, options);
+  }
+
+  private flush(done?: (error?: Error | null) => void): void {
+    const chunks = this.core.takeOutgoing();
+    const last = chunks.length - 1;
+    if (last < 0) {
+      if (done !== undefined) process.nextTick(done);
+      return;
+    }
+    const socket = this.socket;
+    if (socket.destroyed) {
+      if (done !== undefined) process.nextTick(done, new ChannelClosedError());
+      return;
+    }
+    for (let i = 0; i < last; i++) socket.write(chunks[i]!);
+    socket.write(chunks[last]!, done);
+  }
+
+  /** Both close frames have crossed: close TCP once our bytes are out (§7.1.1). */
+  private endTransport(): void {
+    if (this.socketClosed) return;
+    this.socket.end();
+    this.armCloseTimer();
+  }
+
+  private armCloseTimer(): void {
+    if (this.closeTimer !== null || this.socketClosed) return;
+    this.closeTimer = setTimeout(closeTimedOut, this.context.options.closeTimeout, this);
+    this.closeTimer.unref();
+  }
+
+  /** @internal The peer did not finish the closing handshake in time. */
+  cut(): void {
+    this.socket.destroy();
+  }
+}
+
+function closeTimedOut(connection: SocketConnection<unknown>): void {
+  connection.cut();
+}
+
+function onData(this: OwnedSocket, chunk: Buffer): void {
+  this[kConnection]!.receive(chunk);
+}
+
+function onEnd(this: OwnedSocket): void {
+  this[kConnection]!.endOfInput();
+}
+
+function onClose(this: OwnedSocket): void {
+  this[kConnection]!.closed();
+}
+
+function isPromise(value: unknown): value is Promise<unknown> {
+  return typeof (value as Promise<unknown> | undefined)?.then === "function";
+}
+
+function toBuffer(data: Uint8Array): Buffer {
+  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
+function toBytes(data: BinaryData): Uint8Array | undefined {
+  if (data instanceof Uint8Array) return data;
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return undefined;
+}
+
+/** Reports a promise's outcome to the send callback; marks it handled so no rejection goes unhandled. */
+function observe(promise: Promise<void>, options: SendOptions | undefined): Promise<void> {
+  const callback = options?.callback;
+  if (callback === undefined) promise.catch(noop);
+  else if (typeof callback === "function") promise.then(() => callback(), callback);
+  else promise.then(() => callback.onComplete?.(), (error: Error) => callback.onError?.(error));
+  return promise;
+}
+
+function settle(error: Error, options?: SendOptions): Promise<void> {
+  return observe(Promise.reject(error), options);
+}

@@ -1,0 +1,46 @@
+/**
+ * What {@link ProtocolConnection} reports after it receives bytes.
+ * @module
+ */
+
+import type { ProtocolError } from "./errors.js";
+
+/** A complete text message. */
+export interface TextEvent {
+  readonly type: "text";
+  readonly text: string;
+}
+
+/** A complete binary message (a view of received bytes where it arrived in one piece). */
+export interface BinaryEvent {
+  readonly type: "binary";
+  readonly data: Uint8Array;
+}
+
+/** A ping; the pong has already been queued. */
+export interface PingEvent {
+  readonly type: "ping";
+  readonly data: Uint8Array;
+}
+
+/** A pong. */
+export interface PongEvent {
+  readonly type: "pong";
+  readonly data: Uint8Array;
+}
+
+/** The peer's close frame: its code (1005 when it sent none) and reason. */
+export interface CloseEvent {
+  readonly type: "close";
+  readonly code: number;
+  readonly reason: string;
+}
+
+/** The peer broke the protocol; a close frame with `error.closeCode` has been queued. */
+export interface FailEvent {
+  readonly type: "fail";
+  readonly error: ProtocolError;
+}
+
+/** Everything the protocol core reports. */
+export type ProtocolEvent = TextEvent | BinaryEvent | PingEvent | PongEvent | CloseEvent | FailEvent;
