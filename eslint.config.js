@@ -7,6 +7,10 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
+    files: ["**/*.js", "**/*.mjs"],
+    languageOptions: { globals: { process: "readonly", console: "readonly", Buffer: "readonly" } },
+  },
+  {
     rules: {
       "@typescript-eslint/no-explicit-any": "error",
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
@@ -18,7 +22,27 @@ export default tseslint.config(
     rules: {
       "no-restricted-imports": [
         "error",
-        { patterns: [{ group: ["node:*", "net", "http", "https", "tls", "zlib", "fs", "timers", "stream", "events", "crypto", "buffer"], message: "src/protocol is sans-I/O: inject what it needs from src/node." }] },
+        {
+          patterns: [
+            {
+              group: [
+                "node:*",
+                "net",
+                "http",
+                "https",
+                "tls",
+                "zlib",
+                "fs",
+                "timers",
+                "stream",
+                "events",
+                "crypto",
+                "buffer",
+              ],
+              message: "src/protocol is sans-I/O: inject what it needs from src/node.",
+            },
+          ],
+        },
       ],
       "no-restricted-globals": ["error", "Buffer", "setTimeout", "setInterval", "setImmediate", "process"],
     },

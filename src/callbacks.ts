@@ -16,8 +16,18 @@ export interface ConnectEvent<T = unknown> {
 
 /** Argument of `onMessage`: `text` for a text message, `data` for a binary one. */
 export type MessageEvent<T = unknown> =
-  | { readonly callback: "onMessage"; readonly channel: Channel<T>; readonly text: string; readonly data?: undefined }
-  | { readonly callback: "onMessage"; readonly channel: Channel<T>; readonly data: Buffer; readonly text?: undefined };
+  | {
+      readonly callback: "onMessage";
+      readonly channel: Channel<T>;
+      readonly text: string;
+      readonly data?: undefined;
+    }
+  | {
+      readonly callback: "onMessage";
+      readonly channel: Channel<T>;
+      readonly data: Buffer;
+      readonly text?: undefined;
+    };
 
 /**
  * Argument of `onClose`. `code` is the peer's close code (1005 if its close frame had none),

@@ -24,7 +24,11 @@ export type UpgradeListener = (request: IncomingMessage, socket: Duplex, head: B
  * `next`. If it has an `upgrade` method (another WebSocket handler, say), upgrade requests this
  * handler does not take go there.
  */
-export type NextHandler = ((request: IncomingMessage, response: ServerResponse, next?: (error?: unknown) => void) => void) & {
+export type NextHandler = ((
+  request: IncomingMessage,
+  response: ServerResponse,
+  next?: (error?: unknown) => void,
+) => void) & {
   upgrade?: UpgradeListener;
   close?: () => Promise<void>;
 };
@@ -92,7 +96,11 @@ export function handshake<T = unknown>(
   const takes = (request: IncomingMessage): boolean =>
     resolved.matchPath(pathname(request.url)) && isWebSocketRequest(request.headers);
 
-  const handler = (request: IncomingMessage, response: ServerResponse, nextMiddleware?: (error?: unknown) => void): void => {
+  const handler = (
+    request: IncomingMessage,
+    response: ServerResponse,
+    nextMiddleware?: (error?: unknown) => void,
+  ): void => {
     if (next !== undefined) return next(request, response, nextMiddleware);
     if (nextMiddleware !== undefined) return nextMiddleware();
     response.writeHead(426, { Upgrade: "websocket", "Content-Type": "text/plain; charset=utf-8" });
@@ -110,7 +118,10 @@ export function handshake<T = unknown>(
     acceptUpgrade(context, request, socket, head);
   };
 
-  const close = async (code: number = CloseCode.GoingAway, reason = "server shutting down"): Promise<void> => {
+  const close = async (
+    code: number = CloseCode.GoingAway,
+    reason = "server shutting down",
+  ): Promise<void> => {
     closing = true;
     await Promise.all([...connections].map((channel) => channel.close(code, reason)));
     await next?.close?.();

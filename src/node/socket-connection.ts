@@ -79,7 +79,11 @@ export class SocketConnection<T> {
     socket.pause();
     let result: void | Promise<void>;
     try {
-      result = onConnect.call(this.context.callbacks, { callback: "onConnect", channel: this.channel, exchange });
+      result = onConnect.call(this.context.callbacks, {
+        callback: "onConnect",
+        channel: this.channel,
+        exchange,
+      });
     } catch (error) {
       this.error(error);
       return this.ready();
@@ -161,7 +165,11 @@ export class SocketConnection<T> {
     }
     const internal = (): void => void this.close(CloseCode.InternalError, "internal error").catch(noop);
     try {
-      const result = onError.call(this.context.callbacks, { callback: "onError", channel: this.channel, error });
+      const result = onError.call(this.context.callbacks, {
+        callback: "onError",
+        channel: this.channel,
+        error,
+      });
       if (isPromise(result)) result.then(undefined, internal);
     } catch {
       internal();
@@ -191,7 +199,12 @@ export class SocketConnection<T> {
     this.resolveClosed?.();
     const onClose = this.context.callbacks.onClose;
     if (onClose === undefined) return;
-    const event = { callback: "onClose", channel: this.channel, code: this.closeCode, reason: this.closeReason } as const;
+    const event = {
+      callback: "onClose",
+      channel: this.channel,
+      code: this.closeCode,
+      reason: this.closeReason,
+    } as const;
     try {
       const result = onClose.call(this.context.callbacks, event);
       if (isPromise(result)) result.then(undefined, (error: unknown) => this.error(error));
@@ -338,7 +351,11 @@ function observe(promise: Promise<void>, options: SendOptions | undefined): Prom
   const callback = options?.callback;
   if (callback === undefined) promise.catch(noop);
   else if (typeof callback === "function") promise.then(() => callback(), callback);
-  else promise.then(() => callback.onComplete?.(), (error: Error) => callback.onError?.(error));
+  else
+    promise.then(
+      () => callback.onComplete?.(),
+      (error: Error) => callback.onError?.(error),
+    );
   return promise;
 }
 

@@ -48,9 +48,7 @@ export type CloseCodeValue = (typeof CloseCode)[keyof typeof CloseCode] | number
  * 1000–1003, 1007–1014 and 3000–4999. Anything else fails the connection with 1002.
  */
 export function isValidReceivedCloseCode(code: number): boolean {
-  return (
-    (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999)
-  );
+  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
 }
 
 /**

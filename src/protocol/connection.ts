@@ -98,11 +98,16 @@ export class ProtocolConnection implements FrameSink {
   /** The next event, or undefined when there is none. */
   nextEvent(): ProtocolEvent | undefined {
     if (this.eventHead === this.events.length) return undefined;
-    const event = this.events[this.eventHead++];
+    const event = this.events[this.eventHead++]!;
     if (this.eventHead === this.events.length) {
       this.events.length = 0;
       this.eventHead = 0;
     }
+    // The close frame that ends input is answered only when its event is taken, so replies to
+    // the messages before it still go out first.
+    if (event.type === "close")
+      this.close(event.code === CloseCode.NoStatusReceived ? undefined : event.code);
+    else if (event.type === "fail") this.close(event.error.closeCode, event.error.message);
     return event;
   }
 
@@ -181,13 +186,12 @@ export class ProtocolConnection implements FrameSink {
   }
 
   /**
-   * _Fail the WebSocket Connection_ (§7.1.7): queue a close frame with the error's code unless
-   * one was sent, stop processing input, and report a `fail` event.
+   * _Fail the WebSocket Connection_ (§7.1.7): stop processing input and report a `fail` event;
+   * taking that event queues a close frame with the error's code, unless one was sent.
    */
   fail(error: ProtocolError): void {
     if (this.inputClosed) return;
     this.inputClosed = true;
-    this.close(error.closeCode, error.message);
     this.releaseMessage();
     this.events.push({ type: "fail", error });
   }
@@ -312,21 +316,30 @@ export class ProtocolConnection implements FrameSink {
     let code: number = CloseCode.NoStatusReceived;
     let reason = "";
     if (payload.length === 1) {
-      throw new ProtocolError("ERR_INVALID_CLOSE_PAYLOAD", CloseCode.ProtocolError, "close payload of 1 byte");
+      throw new ProtocolError(
+        "ERR_INVALID_CLOSE_PAYLOAD",
+        CloseCode.ProtocolError,
+        "close payload of 1 byte",
+      );
     }
     if (payload.length >= 2) {
       code = (payload[0]! << 8) | payload[1]!;
       if (!isValidReceivedCloseCode(code)) {
-        throw new ProtocolError("ERR_INVALID_CLOSE_CODE", CloseCode.ProtocolError, `invalid close code ${code}`);
+        throw new ProtocolError(
+          "ERR_INVALID_CLOSE_CODE",
+          CloseCode.ProtocolError,
+          `invalid close code ${code}`,
+        );
       }
       reason = decodeUtf8(payload.subarray(2));
     }
     this.inputClosed = true;
+    this.parser.stop();
     this.releaseMessage();
     // §5.5.1: "If an endpoint receives a Close frame and did not previously send a Close frame,
     // the endpoint MUST send a Close frame in response. (When sending a Close frame in
-    // response, the endpoint typically echos the status code it received.)"
-    this.close(code === CloseCode.NoStatusReceived ? undefined : code);
+    // response, the endpoint typically echos the status code it received.)" The reply is queued
+    // when this event is taken (see nextEvent).
     this.events.push({ type: "close", code, reason });
   }
 }

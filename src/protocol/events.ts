@@ -29,14 +29,14 @@ export interface PongEvent {
   readonly data: Uint8Array;
 }
 
-/** The peer's close frame: its code (1005 when it sent none) and reason. */
+/** The peer's close frame: its code (1005 when it sent none) and reason. Taking it queues the reply. */
 export interface CloseEvent {
   readonly type: "close";
   readonly code: number;
   readonly reason: string;
 }
 
-/** The peer broke the protocol; a close frame with `error.closeCode` has been queued. */
+/** The peer broke the protocol; taking this event queues a close frame with `error.closeCode`. */
 export interface FailEvent {
   readonly type: "fail";
   readonly error: ProtocolError;

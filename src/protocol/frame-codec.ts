@@ -61,7 +61,11 @@ export interface EncodeFrameOptions {
 }
 
 /** Encodes one whole frame, header and payload, into a new array. */
-export function encodeFrame(opcode: number, payload: Uint8Array, options: EncodeFrameOptions = {}): Uint8Array {
+export function encodeFrame(
+  opcode: number,
+  payload: Uint8Array,
+  options: EncodeFrameOptions = {},
+): Uint8Array {
   const { fin = true, rsv1 = false, mask } = options;
   const length = payload.length;
   const size = headerSize(length) + (mask === undefined ? 0 : 4);

@@ -38,6 +38,7 @@ export class FrameParser {
   private remaining = 0;
   /** Bytes of the current payload already unmasked: the mask phase of the next piece. */
   private consumed = 0;
+  private stopped = false;
 
   constructor(sink: FrameSink) {
     this.sink = sink;
@@ -47,7 +48,7 @@ export class FrameParser {
   push(data: Uint8Array): void {
     let pos = 0;
     const end = data.length;
-    while (pos < end) {
+    while (pos < end && !this.stopped) {
       if (this.state === HEADER) {
         pos = this.readHeader(data, pos);
       } else {
@@ -60,6 +61,11 @@ export class FrameParser {
         pos += n;
       }
     }
+  }
+
+  /** Ignores all further input (after a close frame, §5.5.1). */
+  stop(): void {
+    this.stopped = true;
   }
 
   /** Reads as much of a header as `data` holds from `pos`; returns the new position. */
@@ -143,7 +149,11 @@ export class FrameParser {
       const low = ((src[i + 4]! << 24) | (src[i + 5]! << 16) | (src[i + 6]! << 8) | src[i + 7]!) >>> 0;
       // §5.2: "the most significant bit MUST be 0".
       if (high >= 0x80000000) {
-        throw new ProtocolError("ERR_INVALID_LENGTH", CloseCode.ProtocolError, "64-bit length with top bit set");
+        throw new ProtocolError(
+          "ERR_INVALID_LENGTH",
+          CloseCode.ProtocolError,
+          "64-bit length with top bit set",
+        );
       }
       // Lengths past 2^53 cannot be counted exactly; no limit lets them through anyway.
       length = high >= 0x200000 ? Number.MAX_SAFE_INTEGER : high * 0x100000000 + low;

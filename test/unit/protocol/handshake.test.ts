@@ -1,0 +1,106 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import {
+  acceptKey,
+  formatAcceptResponse,
+  formatErrorResponse,
+  headerTokens,
+  isWebSocketRequest,
+  validateUpgrade,
+  type RequestHeaders,
+} from "../../../src/protocol/handshake.js";
+
+const sha1 = (s: string) => createHash("sha1").update(s).digest("base64");
+
+const good: RequestHeaders = {
+  host: "example.com",
+  upgrade: "websocket",
+  connection: "Upgrade",
+  "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+  "sec-websocket-version": "13",
+};
+
+test("the accept key of the RFC 6455 §1.3 example", () => {
+  assert.equal(acceptKey("dGhlIHNhbXBsZSBub25jZQ==", sha1), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+});
+
+test("a valid request is accepted, with its offered subprotocols in order", () => {
+  const verdict = validateUpgrade({
+    method: "GET",
+    httpVersion: "1.1",
+    headers: { ...good, "sec-websocket-protocol": "chat, superchat" },
+  });
+  assert.deepEqual(verdict, { ok: true, key: "dGhlIHNhbXBsZSBub25jZQ==", protocols: ["chat", "superchat"] });
+});
+
+test("Upgrade and Connection are case-insensitive comma lists", () => {
+  assert.ok(isWebSocketRequest({ upgrade: "h2c, WebSocket" }));
+  assert.ok(!isWebSocketRequest({ upgrade: "h2c" }));
+  assert.deepEqual(headerTokens("keep-alive, Upgrade"), ["keep-alive", "upgrade"]);
+  const verdict = validateUpgrade({
+    method: "GET",
+    httpVersion: "1.1",
+    headers: { ...good, connection: "keep-alive, UPGRADE" },
+  });
+  assert.equal(verdict.ok, true);
+});
+
+const table: Array<[string, { method?: string; httpVersion?: string; headers: RequestHeaders }, number]> = [
+  ["POST", { method: "POST", headers: good }, 400],
+  ["HTTP/1.0", { httpVersion: "1.0", headers: good }, 400],
+  ["no Host", { headers: { ...good, host: undefined } }, 400],
+  ["no Connection", { headers: { ...good, connection: undefined } }, 400],
+  ["Connection without upgrade", { headers: { ...good, connection: "keep-alive" } }, 400],
+  ["no Sec-WebSocket-Key", { headers: { ...good, "sec-websocket-key": undefined } }, 400],
+  [
+    "a key that is not base64",
+    { headers: { ...good, "sec-websocket-key": "not base64 at all!!!!!==" } },
+    400,
+  ],
+  [
+    "a key of 15 bytes",
+    { headers: { ...good, "sec-websocket-key": Buffer.alloc(15).toString("base64") } },
+    400,
+  ],
+  [
+    "a key of 17 bytes",
+    { headers: { ...good, "sec-websocket-key": Buffer.alloc(17).toString("base64") } },
+    400,
+  ],
+  [
+    "two keys",
+    { headers: { ...good, "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==, dGhlIHNhbXBsZSBub25jZQ==" } },
+    400,
+  ],
+  ["no version", { headers: { ...good, "sec-websocket-version": undefined } }, 426],
+  ["version 8", { headers: { ...good, "sec-websocket-version": "8" } }, 426],
+  ["a bad subprotocol token", { headers: { ...good, "sec-websocket-protocol": "a b" } }, 400],
+];
+
+for (const [name, request, status] of table) {
+  test(`refused: ${name} → ${status}`, () => {
+    const verdict = validateUpgrade({ method: "GET", httpVersion: "1.1", ...request });
+    assert.equal(verdict.ok, false);
+    if (verdict.ok) return;
+    assert.equal(verdict.status, status);
+    assert.match(verdict.reason, /\S/);
+    if (status === 426) assert.equal(verdict.headers?.["Sec-WebSocket-Version"], "13");
+  });
+}
+
+test("the 101 response carries exactly the negotiated headers", () => {
+  assert.equal(
+    formatAcceptResponse({ accept: "abc=", protocol: "chat" }),
+    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+      "Sec-WebSocket-Accept: abc=\r\nSec-WebSocket-Protocol: chat\r\n\r\n",
+  );
+  assert.doesNotMatch(formatAcceptResponse({ accept: "abc=" }), /Sec-WebSocket-Protocol/);
+});
+
+test("an error response has a one-line body and its length", () => {
+  const response = formatErrorResponse(400, "bad\r\nthing");
+  assert.match(response, /^HTTP\/1\.1 400 Bad Request\r\n/);
+  assert.match(response, /Content-Length: 9\r\n/);
+  assert.ok(response.endsWith("\r\n\r\nbad thing"));
+});
