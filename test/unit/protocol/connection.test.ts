@@ -228,8 +228,7 @@ describe("failing the connection (one test per rule)", () => {
     // Only the header of a 101-byte frame arrives: the refusal must not wait for the payload.
     conn.receive(clientFrame(Opcode.Binary, new Uint8Array(101)).subarray(0, 6));
     const fail = events(conn)[0];
-    assert.ok(fail?.type === "fail");
-    assert.equal(fail.error.closeCode, 1009);
+    assert.equal(fail?.type === "fail" && fail.error.closeCode, 1009);
     assertFails(clientFrame(Opcode.Binary, new Uint8Array(101)), 1009, "ERR_MESSAGE_TOO_BIG", {
       maxPayload: 100,
       maxFragments: 10,
