@@ -11,7 +11,7 @@ import type { Callbacks } from "./callbacks.js";
 import type { Channel } from "./channel.js";
 import { resolveOptions, type Options } from "./options.js";
 import { CloseCode } from "./protocol/close-codes.js";
-import { isWebSocketRequest } from "./protocol/handshake.js";
+import { isWebSocketRequest, validateUpgrade } from "./protocol/handshake.js";
 import { acceptUpgrade, refuseUpgrade } from "./node/upgrade.js";
 import type { HandlerContext } from "./node/socket-connection.js";
 import { InvalidArgumentError } from "./errors.js";
@@ -101,6 +101,20 @@ export function handshake<T = unknown>(
     response: ServerResponse,
     nextMiddleware?: (error?: unknown) => void,
   ): void => {
+    if (takes(request)) {
+      // Node emits `upgrade` only for requests whose Connection header says so; one that asks
+      // for websocket without it lands here, and is refused with the handshake's own reason.
+      const verdict = validateUpgrade(request);
+      if (!verdict.ok) {
+        response.writeHead(verdict.status, {
+          ...verdict.headers,
+          Connection: "close",
+          "Content-Type": "text/plain; charset=utf-8",
+          "Content-Length": Buffer.byteLength(verdict.reason),
+        });
+        return void response.end(verdict.reason);
+      }
+    }
     if (next !== undefined) return next(request, response, nextMiddleware);
     if (nextMiddleware !== undefined) return nextMiddleware();
     response.writeHead(426, { Upgrade: "websocket", "Content-Type": "text/plain; charset=utf-8" });

@@ -1,0 +1,55 @@
+/**
+ * `npm start` builds the package and serves the demo: an echo endpoint at /echo that takes
+ * 16 MiB messages, and a plain HTTP answer elsewhere.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { WebSocket } from "ws";
+
+test("npm start serves the echo endpoint and a plain page", { timeout: 120_000 }, async () => {
+  const child = spawn("npm", ["start", "--silent"], {
+    env: { ...process.env, PORT: "0" },
+    stdio: ["ignore", "pipe", "inherit"],
+    detached: true,
+  });
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      let output = "";
+      child.stdout.on("data", (chunk: Buffer) => {
+        output += chunk.toString();
+        const match = /echo: (ws:\/\/\S+)\)/.exec(output);
+        if (match) resolve(match[1]!);
+      });
+      child.once("exit", (code) => reject(new Error(`npm start exited with ${code}: ${output}`)));
+    });
+    assert.match(url, /^ws:\/\/127\.0\.0\.1:\d+\/echo$/);
+
+    const page = await fetch(url.replace("ws://", "http://").replace("/echo", "/"));
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /undercurrent/);
+
+    const client = new WebSocket(url, { maxPayload: 32 * 1024 * 1024 });
+    await once(client, "open");
+    const big = Buffer.alloc(16 * 1024 * 1024, 0x5a);
+    const replies: Array<[boolean, number]> = [];
+    const done = new Promise<void>((resolve) =>
+      client.on("message", (data: Buffer, isBinary) => {
+        replies.push([isBinary, data.length]);
+        if (replies.length === 2) resolve();
+      }),
+    );
+    client.send("hello");
+    client.send(big);
+    await done;
+    assert.deepEqual(replies, [
+      [false, 5],
+      [true, big.length],
+    ]);
+    client.close(1000);
+    await once(client, "close");
+  } finally {
+    if (child.pid !== undefined && child.exitCode === null) process.kill(-child.pid, "SIGTERM");
+  }
+});
