@@ -226,6 +226,15 @@ export class SocketConnection<T> {
     return this.write(options);
   }
 
+  /**
+   * Sends bytes that already form complete, unmasked data frames (framed once by the caller for
+   * many connections). The same bytes may be passed to many connections.
+   */
+  sendPrepared(frames: Uint8Array, options?: SendOptions): Promise<void> {
+    if (this.readyState !== ReadyState.Open || !this.core.sendPrepared(frames)) return this.refuse(options);
+    return this.write(options);
+  }
+
   ping(data: BinaryData | undefined, options?: SendOptions): Promise<void> {
     const bytes = data === undefined ? new Uint8Array(0) : toBytes(data);
     if (bytes === undefined || bytes.length > 125) {

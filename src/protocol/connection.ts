@@ -175,6 +175,16 @@ export class ProtocolConnection implements FrameSink {
   }
 
   /**
+   * Queues bytes that already form one or more complete data frames (a message framed once and
+   * sent to many connections). Returns false once a close frame was sent.
+   */
+  sendPrepared(frames: Uint8Array): boolean {
+    if (this.closeSentFlag) return false;
+    this.outgoing.push(frames);
+    return true;
+  }
+
+  /**
    * Starts the closing handshake (§7.1.2): queues a close frame with `code` (none when
    * undefined) and `reason` (cut to 123 bytes). Returns false if one was already sent.
    */
