@@ -48,6 +48,12 @@ export interface ErrorEvent<T = unknown> {
   readonly error: Error;
 }
 
+/** Argument of `onDrain`: the channel's outgoing buffer emptied after it had filled up. */
+export interface DrainEvent<T = unknown> {
+  readonly callback: "onDrain";
+  readonly channel: Channel<T>;
+}
+
 /**
  * The callbacks of a WebSocket handler, as a plain object or a class instance (methods are
  * called with `this` bound to it). `T` is the type of `channel.data`.
@@ -69,4 +75,9 @@ export interface Callbacks<T = unknown> {
   onClose?(event: CloseEvent<T>): void | Promise<void>;
   /** Something went wrong. Without this callback the connection is closed with 1011. */
   onError?(event: ErrorEvent<T>): void | Promise<void>;
+  /**
+   * The outgoing buffer emptied after it had passed its high-water mark (while it was over it,
+   * the server stopped reading from this peer): a good moment to send more.
+   */
+  onDrain?(event: DrainEvent<T>): void | Promise<void>;
 }

@@ -37,13 +37,21 @@ export interface SendOptions {
   readonly timeout?: number;
 }
 
+/**
+ * How a send ended: `"sent"` once its bytes were handed to the operating system, or
+ * `"dropped"` when the `"drop"` backpressure policy refused it. While a send is pending, its
+ * bytes count in `channel.bufferedAmount`.
+ */
+export type SendStatus = "sent" | "dropped";
+
 /** Bytes a send accepts. */
 export type BinaryData = Uint8Array | ArrayBuffer | ArrayBufferView;
 
 /**
- * One WebSocket connection. Sends return promises that resolve once the frame has been handed to
- * the operating system; they never throw synchronously, and on a closed channel they reject with
- * `ChannelClosedError` (a rejection nobody awaits is not reported as unhandled).
+ * One WebSocket connection. Sends return promises that resolve with a {@link SendStatus} once the
+ * frame has been handed to the operating system (or dropped by the backpressure policy); they
+ * never throw synchronously, and on a closed channel they reject with `ChannelClosedError` (a
+ * rejection nobody awaits is not reported as unhandled).
  *
  * @example
  * ```ts
@@ -94,17 +102,17 @@ export class Channel<T = unknown> {
   }
 
   /** Sends a text message. */
-  sendText(text: string, options?: SendOptions): Promise<void> {
+  sendText(text: string, options?: SendOptions): Promise<SendStatus> {
     return this.#connection.sendText(text, options);
   }
 
   /** Sends a binary message. Large buffers are sent by reference: do not change them until sent. */
-  sendBinary(data: BinaryData, options?: SendOptions): Promise<void> {
+  sendBinary(data: BinaryData, options?: SendOptions): Promise<SendStatus> {
     return this.#connection.sendBinary(data, options);
   }
 
   /** Sends a ping (payload up to 125 bytes). The peer's pong needs no handling. */
-  ping(data?: BinaryData, options?: SendOptions): Promise<void> {
+  ping(data?: BinaryData, options?: SendOptions): Promise<SendStatus> {
     return this.#connection.ping(data, options);
   }
 

@@ -10,6 +10,7 @@
  * | HandshakeError | ERR_HANDSHAKE | an upgrade request was refused (`status`) |
  * | ChannelClosedError | ERR_CHANNEL_CLOSED | a send on a channel that is closing or closed |
  * | SendTimeoutError | ERR_SEND_TIMEOUT | a send was not flushed within its `timeout` |
+ * | BackpressureError | ERR_BACKPRESSURE | a send past `maxBackpressure` under the `"close"` policy |
  * | InvalidArgumentError | ERR_INVALID_ARGUMENT | a bad option or argument (caller misuse) |
  * @module
  */
@@ -30,8 +31,8 @@ export class HandshakeError extends UndercurrentError {
 
 /** A send, ping or close on a channel that is already closing or closed. */
 export class ChannelClosedError extends UndercurrentError {
-  constructor(message = "the channel is closed") {
-    super("ERR_CHANNEL_CLOSED", message);
+  constructor(message = "the channel is closed", cause?: unknown) {
+    super("ERR_CHANNEL_CLOSED", message, cause === undefined ? undefined : { cause });
   }
 }
 
@@ -50,5 +51,19 @@ export class SendTimeoutError extends UndercurrentError {
 export class InvalidArgumentError extends UndercurrentError {
   constructor(message: string) {
     super("ERR_INVALID_ARGUMENT", message);
+  }
+}
+
+/**
+ * A send would have taken the connection's buffered bytes past `maxBackpressure` under the
+ * `"close"` policy: the message was not sent and the connection is being closed with 1008.
+ */
+export class BackpressureError extends UndercurrentError {
+  /** The limit that was reached, in bytes. */
+  readonly limit: number;
+
+  constructor(limit: number) {
+    super("ERR_BACKPRESSURE", `more than ${limit} bytes waiting to be sent`);
+    this.limit = limit;
   }
 }

@@ -14,6 +14,7 @@ import { CloseCode } from "./protocol/close-codes.js";
 import { isWebSocketRequest, validateUpgrade } from "./protocol/handshake.js";
 import { acceptUpgrade, refuseUpgrade } from "./node/upgrade.js";
 import type { HandlerContext } from "./node/socket-connection.js";
+import { IdleSweeper } from "./node/timers.js";
 import { InvalidArgumentError } from "./errors.js";
 
 /** Node's `upgrade` event listener signature. */
@@ -46,6 +47,8 @@ export interface WebSocketHandler<T = unknown> {
    * resolves when all have closed (each within `closeTimeout`). Closes the next handler too.
    */
   close(code?: number, reason?: string): Promise<void>;
+  /** The handler's `handshakeTimeout`, which `serve()` applies to the HTTP server. */
+  readonly handshakeTimeout: number;
 }
 
 /**
@@ -62,7 +65,7 @@ export interface WebSocketHandler<T = unknown> {
  * http.createServer(echo).on("upgrade", echo.upgrade).listen(8080);
  * ```
  */
-export function handshake<T = unknown>(callbacks: Callbacks<T>, options?: Options): WebSocketHandler<T>;
+export function handshake<T = unknown>(callbacks: Callbacks<T>, options?: Options<T>): WebSocketHandler<T>;
 /**
  * Builds a WebSocket handler that passes requests without WebSocket headers (and upgrades for
  * other paths) to `next`.
@@ -75,23 +78,29 @@ export function handshake<T = unknown>(callbacks: Callbacks<T>, options?: Option
 export function handshake<T = unknown>(
   next: NextHandler,
   callbacks: Callbacks<T>,
-  options?: Options,
+  options?: Options<T>,
 ): WebSocketHandler<T>;
 export function handshake<T = unknown>(
   first: NextHandler | Callbacks<T>,
-  second?: Callbacks<T> | Options,
-  third?: Options,
+  second?: Callbacks<T> | Options<T>,
+  third?: Options<T>,
 ): WebSocketHandler<T> {
   const next = typeof first === "function" ? first : undefined;
   const callbacks = (next === undefined ? first : second) as Callbacks<T> | undefined;
-  const options = (next === undefined ? second : third) as Options | undefined;
+  const options = (next === undefined ? second : third) as Options<T> | undefined;
   if (callbacks === null || typeof callbacks !== "object") {
     throw new InvalidArgumentError("handshake() needs a callbacks object");
   }
   const resolved = resolveOptions(options);
   const connections = new Set<Channel<T>>();
-  const context: HandlerContext<T> = { callbacks, options: resolved, connections };
-  let closing = false;
+  const context: HandlerContext<T> = {
+    callbacks,
+    options: resolved,
+    connections,
+    idle: new IdleSweeper(resolved.idleTimeout),
+    closing: false,
+    pending: 0,
+  };
 
   const takes = (request: IncomingMessage): boolean =>
     resolved.matchPath(pathname(request.url)) && isWebSocketRequest(request.headers);
@@ -128,7 +137,6 @@ export function handshake<T = unknown>(
         ? refuseUpgrade(socket, 404, "no WebSocket endpoint at this path")
         : refuseUpgrade(socket, 400, "unsupported upgrade; only websocket is spoken here");
     }
-    if (closing) return refuseUpgrade(socket, 503, "server shutting down");
     acceptUpgrade(context, request, socket, head);
   };
 
@@ -136,12 +144,17 @@ export function handshake<T = unknown>(
     code: number = CloseCode.GoingAway,
     reason = "server shutting down",
   ): Promise<void> => {
-    closing = true;
+    context.closing = true;
     await Promise.all([...connections].map((channel) => channel.close(code, reason)));
     await next?.close?.();
   };
 
-  return Object.assign(handler, { upgrade, connections: connections as ReadonlySet<Channel<T>>, close });
+  return Object.assign(handler, {
+    upgrade,
+    connections: connections as ReadonlySet<Channel<T>>,
+    close,
+    handshakeTimeout: resolved.handshakeTimeout,
+  });
 }
 
 function pathname(url: string | undefined): string {

@@ -6,9 +6,32 @@
 
 export { handshake, type WebSocketHandler, type NextHandler, type UpgradeListener } from "./handshake.js";
 export { serve, type Server, type ServeOptions } from "./serve.js";
-export { Channel, ReadyState, type SendOptions, type SendCallback, type BinaryData } from "./channel.js";
-export type { Callbacks, ConnectEvent, MessageEvent, CloseEvent, ErrorEvent } from "./callbacks.js";
-export { DEFAULTS, type Options, type Exchange, type ProtocolSelector } from "./options.js";
+export {
+  Channel,
+  ReadyState,
+  type SendOptions,
+  type SendCallback,
+  type SendStatus,
+  type BinaryData,
+} from "./channel.js";
+export type {
+  Callbacks,
+  ConnectEvent,
+  MessageEvent,
+  CloseEvent,
+  ErrorEvent,
+  DrainEvent,
+} from "./callbacks.js";
+export {
+  DEFAULTS,
+  type Options,
+  type Exchange,
+  type ProtocolSelector,
+  type UpgradeDecision,
+  type UpgradeRefusal,
+  type UpgradeAcceptance,
+  type BackpressurePolicy,
+} from "./options.js";
 export { CloseCode, type CloseCodeValue } from "./protocol/close-codes.js";
 export {
   UndercurrentError,
@@ -16,6 +39,7 @@ export {
   HandshakeError,
   ChannelClosedError,
   SendTimeoutError,
+  BackpressureError,
   InvalidArgumentError,
   type ProtocolErrorCode,
 } from "./errors.js";

@@ -16,12 +16,36 @@ export interface Exchange {
 
 /**
  * Picks a subprotocol from those the client offered (in its order of preference): return one of
- * them, or undefined for none.
+ * them, undefined for none (the connection goes ahead without one), or `false` to refuse the
+ * upgrade with 400.
  */
-export type ProtocolSelector = (offered: readonly string[], exchange: Exchange) => string | undefined;
+export type ProtocolSelector = (offered: readonly string[], exchange: Exchange) => string | undefined | false;
+
+/** Refuses an upgrade with an HTTP answer of your own. */
+export interface UpgradeRefusal {
+  /** An HTTP status, 400–599. */
+  readonly status: number;
+  readonly headers?: Readonly<Record<string, string>>;
+  /** A plain-text body; by default the status text. */
+  readonly body?: string;
+}
+
+/** Accepts an upgrade and sets `channel.data` before `onConnect`. */
+export interface UpgradeAcceptance<T> {
+  readonly data: T;
+}
+
+/**
+ * What `onUpgrade` decides: nothing (or `true`) accepts, `{ data }` accepts with per-connection
+ * data, `false` refuses with 403, and an {@link UpgradeRefusal} refuses with its own answer.
+ */
+export type UpgradeDecision<T> = void | boolean | UpgradeAcceptance<T> | UpgradeRefusal;
+
+/** What to do with a send that would take a connection's buffered bytes past `maxBackpressure`. */
+export type BackpressurePolicy = "close" | "drop" | "buffer";
 
 /** Options of `handshake()`. Every field is optional; see {@link DEFAULTS}. */
-export interface Options {
+export interface Options<T = unknown> {
   /**
    * Which request paths this handler takes: an exact pathname such as `"/chat"`, or a
    * predicate. Default: every path. Upgrade requests for other paths go to the next handler.
@@ -37,37 +61,85 @@ export interface Options {
    * unless selected.
    */
   readonly protocols?: readonly string[] | ProtocolSelector;
+  /**
+   * Origins allowed to connect (the `Origin` header browsers send): a list of origins such as
+   * `"https://example.com"` (compared case-insensitively), or a predicate. Others get 403.
+   * Requests without an `Origin` (non-browser clients, which can send any) are let through to
+   * a list and passed to a predicate as undefined. Default: any.
+   */
+  readonly origins?: readonly string[] | ((origin: string | undefined, exchange: Exchange) => boolean);
+  /**
+   * Runs before the 101 and may be async: authenticate, attach data, or refuse (see
+   * {@link UpgradeDecision}). A throw or rejection refuses with 500. No WebSocket callback runs
+   * for a refused request.
+   */
+  readonly onUpgrade?: (exchange: Exchange) => UpgradeDecision<T> | Promise<UpgradeDecision<T>>;
+  /** Most open connections of this handler; more get 503. Default: no limit. */
+  readonly maxConnections?: number;
   /** How long to wait for the peer's close frame (and TCP close) after ours, in ms. Default 5000. */
   readonly closeTimeout?: number;
+  /**
+   * A connection with no input for this many ms is dropped (onClose reports 1006); after half
+   * of it in silence the server pings. 0 disables. Default 120000.
+   */
+  readonly idleTimeout?: number;
+  /**
+   * Longest time from the request's first byte to the 101, in ms: a client that trickles its
+   * request (slowloris) or an `onUpgrade` that never settles is cut. `serve()` applies it to the
+   * HTTP server's header timeout too. Default 10000.
+   */
+  readonly handshakeTimeout?: number;
+  /**
+   * Bytes a connection may have waiting to be written before {@link Options.backpressure}
+   * applies. Default 16 MiB.
+   */
+  readonly maxBackpressure?: number;
+  /**
+   * Past `maxBackpressure`: `"close"` the connection with 1008 (default), `"drop"` the message
+   * (the send resolves `"dropped"`), or `"buffer"` it anyway.
+   */
+  readonly backpressure?: BackpressurePolicy;
 }
 
 /** The defaults, one place. */
 export const DEFAULTS = Object.freeze({
   maxPayload: 1024 * 1024,
   maxFragments: 131072,
+  maxConnections: Infinity,
   closeTimeout: 5000,
+  idleTimeout: 120_000,
+  handshakeTimeout: 10_000,
+  maxBackpressure: 16 * 1024 * 1024,
+  backpressure: "close" as BackpressurePolicy,
 });
 
 /** Options after validation, every field present. */
-export interface ResolvedOptions {
+export interface ResolvedOptions<T = unknown> {
   readonly matchPath: (pathname: string) => boolean;
   readonly maxPayload: number;
   readonly maxFragments: number;
   readonly selectProtocol: ProtocolSelector | undefined;
+  readonly allowOrigin: ((origin: string | undefined, exchange: Exchange) => boolean) | undefined;
+  readonly onUpgrade: Options<T>["onUpgrade"];
+  readonly maxConnections: number;
   readonly closeTimeout: number;
+  readonly idleTimeout: number;
+  readonly handshakeTimeout: number;
+  readonly maxBackpressure: number;
+  readonly backpressure: BackpressurePolicy;
 }
 
-function positiveInteger(name: string, value: number | undefined, fallback: number): number {
+function count(name: string, value: number | undefined, fallback: number, min = 1): number {
   if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value <= 0) {
-    throw new InvalidArgumentError(`${name} must be a positive integer, got ${String(value)}`);
+  if (!(Number.isSafeInteger(value) || value === Infinity) || value < min) {
+    throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}, got ${String(value)}`);
   }
   return value;
 }
 
 /** Validates options once, failing fast with an {@link InvalidArgumentError}. */
-export function resolveOptions(options: Options = {}): ResolvedOptions {
-  const { path, protocols } = options;
+export function resolveOptions<T>(options: Options<T> = {}): ResolvedOptions<T> {
+  const { path, protocols, origins, onUpgrade, backpressure = DEFAULTS.backpressure } = options;
   let matchPath: (pathname: string) => boolean;
   if (path === undefined) matchPath = () => true;
   else if (typeof path === "string") {
@@ -82,11 +154,34 @@ export function resolveOptions(options: Options = {}): ResolvedOptions {
   } else if (typeof protocols === "function") selectProtocol = protocols as ProtocolSelector;
   else if (protocols !== undefined) throw new InvalidArgumentError("protocols must be a list or a function");
 
+  let allowOrigin: ResolvedOptions["allowOrigin"];
+  if (Array.isArray(origins)) {
+    const allowed = new Set(origins.map((o: string) => o.toLowerCase()));
+    allowOrigin = (origin) => origin === undefined || allowed.has(origin.toLowerCase());
+  } else if (typeof origins === "function") allowOrigin = origins as ResolvedOptions["allowOrigin"];
+  else if (origins !== undefined) throw new InvalidArgumentError("origins must be a list or a function");
+
+  if (onUpgrade !== undefined && typeof onUpgrade !== "function") {
+    throw new InvalidArgumentError("onUpgrade must be a function");
+  }
+  if (!["close", "drop", "buffer"].includes(backpressure)) {
+    throw new InvalidArgumentError(
+      `backpressure must be "close", "drop" or "buffer", got "${String(backpressure)}"`,
+    );
+  }
+
   return {
     matchPath,
-    maxPayload: positiveInteger("maxPayload", options.maxPayload, DEFAULTS.maxPayload),
-    maxFragments: positiveInteger("maxFragments", options.maxFragments, DEFAULTS.maxFragments),
+    maxPayload: count("maxPayload", options.maxPayload, DEFAULTS.maxPayload),
+    maxFragments: count("maxFragments", options.maxFragments, DEFAULTS.maxFragments),
     selectProtocol,
-    closeTimeout: positiveInteger("closeTimeout", options.closeTimeout, DEFAULTS.closeTimeout),
+    allowOrigin,
+    onUpgrade,
+    maxConnections: count("maxConnections", options.maxConnections, DEFAULTS.maxConnections),
+    closeTimeout: count("closeTimeout", options.closeTimeout, DEFAULTS.closeTimeout),
+    idleTimeout: count("idleTimeout", options.idleTimeout, DEFAULTS.idleTimeout, 0),
+    handshakeTimeout: count("handshakeTimeout", options.handshakeTimeout, DEFAULTS.handshakeTimeout),
+    maxBackpressure: count("maxBackpressure", options.maxBackpressure, DEFAULTS.maxBackpressure),
+    backpressure,
   };
 }

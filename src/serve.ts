@@ -43,7 +43,16 @@ export interface Server {
  */
 export async function serve<T>(handler: WebSocketHandler<T>, options: ServeOptions = {}): Promise<Server> {
   const { port = 0, host = "127.0.0.1" } = options;
-  const http = createServer(handler);
+  // Slowloris: a request whose headers take longer than handshakeTimeout is cut by Node's HTTP
+  // server, which checks at connectionsCheckingInterval; header size stays at Node's limit
+  // (16 KiB by default, answered with 431).
+  const timeout = handler.handshakeTimeout;
+  const http = createServer(
+    { connectionsCheckingInterval: Math.min(Math.max(timeout / 4, 100), 30_000) },
+    handler,
+  );
+  http.headersTimeout = timeout;
+  http.requestTimeout = Math.max(http.requestTimeout, timeout);
   http.on("upgrade", handler.upgrade);
   await new Promise<void>((resolve, reject) => {
     http.once("error", reject);

@@ -9,16 +9,22 @@
 import type { Socket } from "node:net";
 import { ProtocolConnection } from "../protocol/connection.js";
 import { CloseCode, isValidSentCloseCode } from "../protocol/close-codes.js";
-import { Channel, ReadyState, type BinaryData, type SendOptions } from "../channel.js";
+import { Channel, ReadyState, type BinaryData, type SendOptions, type SendStatus } from "../channel.js";
 import type { Callbacks } from "../callbacks.js";
 import type { Exchange, ResolvedOptions } from "../options.js";
-import { ChannelClosedError, InvalidArgumentError, SendTimeoutError } from "../errors.js";
+import { BackpressureError, ChannelClosedError, InvalidArgumentError, SendTimeoutError } from "../errors.js";
+import type { IdleSweeper, IdleTarget } from "./timers.js";
 
 /** What every connection of one handler shares. */
 export interface HandlerContext<T> {
   readonly callbacks: Callbacks<T>;
-  readonly options: ResolvedOptions;
+  readonly options: ResolvedOptions<T>;
   readonly connections: Set<Channel<T>>;
+  readonly idle: IdleSweeper;
+  /** `close()` was called: new upgrades are refused. */
+  closing: boolean;
+  /** Upgrades waiting for an asynchronous `onUpgrade`, counted against `maxConnections`. */
+  pending: number;
 }
 
 const kConnection = Symbol("undercurrent.connection");
@@ -28,12 +34,14 @@ const encoder = new TextEncoder();
 const noop = (): void => {};
 
 /** One upgraded socket and its protocol state. */
-export class SocketConnection<T> {
+export class SocketConnection<T> implements IdleTarget {
   readonly socket: Socket;
   readonly protocol: string;
   readonly channel: Channel<T>;
   readonly context: HandlerContext<T>;
   readyState: ReadyState = ReadyState.Open;
+  /** @internal Sweeps since the last input (see IdleSweeper). */
+  idleTicks = 0;
 
   private readonly core: ProtocolConnection;
   /** Input held while `onConnect` runs; null once it has settled. */
@@ -45,6 +53,8 @@ export class SocketConnection<T> {
   private closeTimer: NodeJS.Timeout | null = null;
   private closedPromise: Promise<void> | null = null;
   private resolveClosed: (() => void) | null = null;
+  /** Reading is paused because our outgoing buffer is over its high-water mark. */
+  private throttled = false;
 
   constructor(socket: Socket, context: HandlerContext<T>, protocol: string) {
     this.socket = socket;
@@ -71,9 +81,11 @@ export class SocketConnection<T> {
     socket.on("data", onData);
     socket.on("end", onEnd);
     socket.on("close", onClose);
+    socket.on("drain", onDrain);
     socket.on("error", noop);
     if (head.length > 0) this.held!.push(head);
     this.context.connections.add(this.channel);
+    this.context.idle.add(this);
     const onConnect = this.context.callbacks.onConnect;
     if (onConnect === undefined) return this.ready();
     socket.pause();
@@ -104,7 +116,7 @@ export class SocketConnection<T> {
     this.held = null;
     for (const chunk of held) this.receive(chunk);
     if (this.socketClosed) this.report();
-    else this.socket.resume();
+    else if (!this.throttled) this.socket.resume();
   }
 
   /** @internal Bytes from the socket. */
@@ -113,6 +125,7 @@ export class SocketConnection<T> {
       this.held.push(chunk);
       return;
     }
+    this.idleTicks = 0;
     const socket = this.socket;
     socket.cork();
     this.core.receive(chunk);
@@ -142,6 +155,38 @@ export class SocketConnection<T> {
     this.flush();
     socket.uncork();
     if (this.core.closeExpected()) this.endTransport();
+    else if (socket.writableNeedDrain && !this.throttled) {
+      // A peer that does not read what we send is not fed more input to answer (DESIGN §3).
+      this.throttled = true;
+      socket.pause();
+    }
+  }
+
+  /** @internal Our outgoing buffer emptied: read again, and tell the application. */
+  drained(): void {
+    if (this.throttled) {
+      this.throttled = false;
+      if (this.held === null && !this.socketClosed) this.socket.resume();
+    }
+    const onDrain = this.context.callbacks.onDrain;
+    if (onDrain === undefined || this.reported) return;
+    try {
+      const result = onDrain.call(this.context.callbacks, { callback: "onDrain", channel: this.channel });
+      if (isPromise(result)) result.then(undefined, (error: unknown) => this.error(error));
+    } catch (error) {
+      this.error(error);
+    }
+  }
+
+  /** @internal Half the idle timeout passed without input: ask the peer for a sign of life. */
+  idlePing(): void {
+    if (this.readyState !== ReadyState.Open || !this.core.ping()) return;
+    this.flush();
+  }
+
+  /** @internal The idle timeout passed without input: drop the connection (1006). */
+  idleExpired(): void {
+    this.socket.destroy();
   }
 
   private message(event: Parameters<NonNullable<Callbacks<T>["onMessage"]>>[0]): void {
@@ -189,6 +234,7 @@ export class SocketConnection<T> {
     if (this.closeTimer !== null) clearTimeout(this.closeTimer);
     this.closeTimer = null;
     this.context.connections.delete(this.channel);
+    this.context.idle.delete(this);
     if (this.held === null) this.report();
   }
 
@@ -213,29 +259,48 @@ export class SocketConnection<T> {
     }
   }
 
-  sendText(text: string, options?: SendOptions): Promise<void> {
+  sendText(text: string, options?: SendOptions): Promise<SendStatus> {
     if (typeof text !== "string") return settle(new InvalidArgumentError("sendText takes a string"), options);
-    if (this.readyState !== ReadyState.Open || !this.core.sendText(text)) return this.refuse(options);
+    if (this.readyState !== ReadyState.Open) return this.refuse(options);
+    if (this.overLimit(text.length)) return this.overflow(options);
+    if (!this.core.sendText(text)) return this.refuse(options);
     return this.write(options);
   }
 
-  sendBinary(data: BinaryData, options?: SendOptions): Promise<void> {
+  sendBinary(data: BinaryData, options?: SendOptions): Promise<SendStatus> {
     const bytes = toBytes(data);
     if (bytes === undefined) return settle(new InvalidArgumentError("sendBinary takes bytes"), options);
-    if (this.readyState !== ReadyState.Open || !this.core.sendBinary(bytes)) return this.refuse(options);
+    if (this.readyState !== ReadyState.Open) return this.refuse(options);
+    if (this.overLimit(bytes.length)) return this.overflow(options);
+    if (!this.core.sendBinary(bytes)) return this.refuse(options);
     return this.write(options);
+  }
+
+  /** Whether `size` more bytes would take the outgoing buffer past `maxBackpressure`. */
+  private overLimit(size: number): boolean {
+    const { maxBackpressure, backpressure } = this.context.options;
+    return backpressure !== "buffer" && this.socket.writableLength + size > maxBackpressure;
+  }
+
+  /** Applies the backpressure policy to a send that does not fit. */
+  private overflow(options: SendOptions | undefined): Promise<SendStatus> {
+    if (this.context.options.backpressure === "drop") return observe(Promise.resolve("dropped"), options);
+    void this.close(CloseCode.PolicyViolation, "backpressure limit exceeded").catch(noop);
+    return settle(new BackpressureError(this.context.options.maxBackpressure), options);
   }
 
   /**
    * Sends bytes that already form complete, unmasked data frames (framed once by the caller for
    * many connections). The same bytes may be passed to many connections.
    */
-  sendPrepared(frames: Uint8Array, options?: SendOptions): Promise<void> {
-    if (this.readyState !== ReadyState.Open || !this.core.sendPrepared(frames)) return this.refuse(options);
+  sendPrepared(frames: Uint8Array, options?: SendOptions): Promise<SendStatus> {
+    if (this.readyState !== ReadyState.Open) return this.refuse(options);
+    if (this.overLimit(frames.length)) return this.overflow(options);
+    if (!this.core.sendPrepared(frames)) return this.refuse(options);
     return this.write(options);
   }
 
-  ping(data: BinaryData | undefined, options?: SendOptions): Promise<void> {
+  ping(data: BinaryData | undefined, options?: SendOptions): Promise<SendStatus> {
     const bytes = data === undefined ? new Uint8Array(0) : toBytes(data);
     if (bytes === undefined || bytes.length > 125) {
       return settle(new InvalidArgumentError("a ping carries at most 125 bytes"), options);
@@ -266,18 +331,18 @@ export class SocketConnection<T> {
     this.socket.destroy();
   }
 
-  private refuse(options: SendOptions | undefined): Promise<void> {
+  private refuse(options: SendOptions | undefined): Promise<SendStatus> {
     return settle(new ChannelClosedError(), options);
   }
 
   /** Writes what the protocol queued; the last write reports completion. */
-  private write(options: SendOptions | undefined): Promise<void> {
+  private write(options: SendOptions | undefined): Promise<SendStatus> {
     let timer: NodeJS.Timeout | undefined;
-    const promise = new Promise<void>((resolve, reject) => {
+    const promise = new Promise<SendStatus>((resolve, reject) => {
       const done = (error?: Error | null): void => {
         if (timer !== undefined) clearTimeout(timer);
-        if (error) reject(error);
-        else resolve();
+        if (error) reject(new ChannelClosedError("the connection closed before the send was written", error));
+        else resolve("sent");
       };
       this.flush(done);
       if (options?.timeout !== undefined) {
@@ -340,6 +405,10 @@ function onClose(this: OwnedSocket): void {
   this[kConnection]!.closed();
 }
 
+function onDrain(this: OwnedSocket): void {
+  this[kConnection]!.drained();
+}
+
 function isPromise(value: unknown): value is Promise<unknown> {
   return typeof (value as Promise<unknown> | undefined)?.then === "function";
 }
@@ -356,7 +425,7 @@ function toBytes(data: BinaryData): Uint8Array | undefined {
 }
 
 /** Reports a promise's outcome to the send callback; marks it handled so no rejection goes unhandled. */
-function observe(promise: Promise<void>, options: SendOptions | undefined): Promise<void> {
+function observe<V>(promise: Promise<V>, options: SendOptions | undefined): Promise<V> {
   const callback = options?.callback;
   if (callback === undefined) promise.catch(noop);
   else if (typeof callback === "function") promise.then(() => callback(), callback);
@@ -368,6 +437,6 @@ function observe(promise: Promise<void>, options: SendOptions | undefined): Prom
   return promise;
 }
 
-function settle(error: Error, options?: SendOptions): Promise<void> {
+function settle(error: Error, options?: SendOptions): Promise<never> {
   return observe(Promise.reject(error), options);
 }

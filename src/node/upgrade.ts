@@ -1,6 +1,7 @@
 /**
- * The `upgrade` event: validate the request with the protocol core, pick a subprotocol, write
- * the 101 (or an HTTP error) on the socket, and hand the socket to a {@link SocketConnection}.
+ * The `upgrade` event: validate the request with the protocol core, apply the handler's access
+ * rules (connection limit, origins, subprotocol, `onUpgrade`), then write the 101 (or an HTTP
+ * error) on the socket and hand it to a {@link SocketConnection}.
  * @module
  */
 
@@ -14,7 +15,7 @@ import {
   formatErrorResponse,
   validateUpgrade,
 } from "../protocol/handshake.js";
-import type { Exchange } from "../options.js";
+import type { Exchange, UpgradeDecision } from "../options.js";
 import { SocketConnection, type HandlerContext } from "./socket-connection.js";
 
 function sha1Base64(input: string): string {
@@ -56,25 +57,96 @@ export function acceptUpgrade<T>(
   socket: Duplex,
   head: Buffer,
 ): void {
+  const { options } = context;
   const verdict = validateUpgrade(request);
   if (!verdict.ok) return refuseUpgrade(socket, verdict.status, verdict.reason, verdict.headers);
+  if (context.closing) return refuseUpgrade(socket, 503, "server shutting down");
+  if (context.connections.size + context.pending >= options.maxConnections) {
+    return refuseUpgrade(socket, 503, "too many connections");
+  }
   const exchange: Exchange = { request, url: requestUrl(request) };
 
+  try {
+    if (options.allowOrigin !== undefined && !options.allowOrigin(header(request, "origin"), exchange)) {
+      return refuseUpgrade(socket, 403, "origin not allowed");
+    }
+  } catch {
+    return refuseUpgrade(socket, 500, "origin check failed");
+  }
+
   let protocol = "";
-  const select = context.options.selectProtocol;
+  const select = options.selectProtocol;
   if (select !== undefined && verdict.protocols.length > 0) {
-    let chosen: string | undefined;
+    let chosen: string | undefined | false;
     try {
       chosen = select(verdict.protocols, exchange);
     } catch {
       return refuseUpgrade(socket, 500, "subprotocol selection failed");
     }
+    if (chosen === false) return refuseUpgrade(socket, 400, "no acceptable subprotocol");
     // §4.2.2: the server's choice MUST be one of the values the client offered.
     if (chosen !== undefined && verdict.protocols.includes(chosen)) protocol = chosen;
   }
 
-  if (!socket.writable) return void socket.destroy();
-  const response = formatAcceptResponse({ accept: acceptKey(verdict.key, sha1Base64), protocol });
-  socket.write(response);
-  new SocketConnection<T>(socket as Socket, context, protocol).start(head, exchange);
+  const complete = (decision: UpgradeDecision<T>): void => {
+    if (socket.destroyed || !socket.writable) return void socket.destroy();
+    if (decision === false) return refuseUpgrade(socket, 403, "forbidden");
+    if (typeof decision === "object" && "status" in decision) {
+      const status = Number.isInteger(decision.status) && decision.status >= 400 && decision.status <= 599;
+      return refuseUpgrade(
+        socket,
+        status ? decision.status : 500,
+        decision.body ?? "refused",
+        decision.headers,
+      );
+    }
+    if (context.closing) return refuseUpgrade(socket, 503, "server shutting down");
+    socket.write(formatAcceptResponse({ accept: acceptKey(verdict.key, sha1Base64), protocol }));
+    const connection = new SocketConnection<T>(socket as Socket, context, protocol);
+    if (typeof decision === "object") connection.channel.data = decision.data;
+    connection.start(head, exchange);
+  };
+
+  const onUpgrade = options.onUpgrade;
+  if (onUpgrade === undefined) return complete(undefined);
+  let result: UpgradeDecision<T> | Promise<UpgradeDecision<T>>;
+  try {
+    result = onUpgrade(exchange);
+  } catch {
+    return refuseUpgrade(socket, 500, "upgrade check failed");
+  }
+  if (!(result instanceof Promise)) return complete(result);
+
+  // An asynchronous decision: hold the socket (its bytes wait in its buffer), give up after
+  // handshakeTimeout, and count it against maxConnections meanwhile.
+  context.pending++;
+  let settled = false;
+  const timer = setTimeout(() => {
+    settled = true;
+    context.pending--;
+    refuseUpgrade(socket, 503, "upgrade check timed out");
+  }, options.handshakeTimeout);
+  timer.unref();
+  socket.on("error", destroySocket);
+  result.then(
+    (decision) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      context.pending--;
+      complete(decision);
+    },
+    () => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      context.pending--;
+      refuseUpgrade(socket, 500, "upgrade check failed");
+    },
+  );
+}
+
+function header(request: IncomingMessage, name: string): string | undefined {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value[0] : value;
 }
