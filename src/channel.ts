@@ -35,6 +35,11 @@ export interface SendOptions {
    * fails with `SendTimeoutError` (the connection stays open and the bytes may still go).
    */
   readonly timeout?: number;
+  /**
+   * With permessage-deflate agreed: compress this message (true) or not (false). Default:
+   * compress messages of at least `compression.threshold` bytes.
+   */
+  readonly compress?: boolean;
 }
 
 /**
@@ -93,7 +98,12 @@ export class Channel<T = unknown> {
 
   /** Bytes queued for this connection and not yet handed to the operating system. */
   get bufferedAmount(): number {
-    return this.#connection.socket.writableLength;
+    return this.#connection.bufferedAmount;
+  }
+
+  /** The agreed extensions, as sent in `Sec-WebSocket-Extensions` ("" when none). */
+  get extensions(): string {
+    return this.#connection.extensions;
   }
 
   /** Every open channel of the same handler, this one included. */

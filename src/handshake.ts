@@ -15,6 +15,7 @@ import { isWebSocketRequest, validateUpgrade } from "./protocol/handshake.js";
 import { acceptUpgrade, refuseUpgrade } from "./node/upgrade.js";
 import type { HandlerContext } from "./node/socket-connection.js";
 import { IdleSweeper } from "./node/timers.js";
+import { ZlibLimiter } from "./node/zlib.js";
 import { InvalidArgumentError } from "./errors.js";
 
 /** Node's `upgrade` event listener signature. */
@@ -100,6 +101,7 @@ export function handshake<T = unknown>(
     idle: new IdleSweeper(resolved.idleTimeout),
     closing: false,
     pending: 0,
+    zlib: resolved.compression === undefined ? undefined : new ZlibLimiter(resolved.compression.concurrency),
   };
 
   const takes = (request: IncomingMessage): boolean =>

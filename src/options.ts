@@ -41,6 +41,27 @@ export interface UpgradeAcceptance<T> {
  */
 export type UpgradeDecision<T> = void | boolean | UpgradeAcceptance<T> | UpgradeRefusal;
 
+/**
+ * permessage-deflate settings (RFC 7692). Memory per connection is the cost to weigh: see the
+ * README's compression section for measured figures.
+ */
+export interface CompressionOptions {
+  /** Reset our compression context after every message: less memory, worse ratio. Default false. */
+  readonly serverNoContextTakeover?: boolean;
+  /** Ask clients to reset theirs, so our inflater can be released between messages. Default false. */
+  readonly clientNoContextTakeover?: boolean;
+  /** Our compression window, 9–15 (2^n bytes). Default 15. */
+  readonly serverMaxWindowBits?: number;
+  /** The largest window clients may use, 8–15 (only limited if the client offers to be). Default 15. */
+  readonly clientMaxWindowBits?: number;
+  /** Messages smaller than this many bytes are sent uncompressed. Default 1024. */
+  readonly threshold?: number;
+  /** zlib memLevel for compression, 1–9: memory against speed. Default 8. */
+  readonly memLevel?: number;
+  /** Most zlib operations this handler runs at once; the rest wait in order. Default 10. */
+  readonly concurrency?: number;
+}
+
 /** What to do with a send that would take a connection's buffered bytes past `maxBackpressure`. */
 export type BackpressurePolicy = "close" | "drop" | "buffer";
 
@@ -51,8 +72,13 @@ export interface Options<T = unknown> {
    * predicate. Default: every path. Upgrade requests for other paths go to the next handler.
    */
   readonly path?: string | ((pathname: string) => boolean);
-  /** Largest message accepted, in bytes, all fragments together. Default 1 MiB. Larger: 1009. */
+  /**
+   * Largest message accepted, in bytes, all fragments together, counted after inflation.
+   * Default 1 MiB. Larger: 1009.
+   */
   readonly maxPayload?: number;
+  /** permessage-deflate: `true` for the defaults, or {@link CompressionOptions}. Default off. */
+  readonly compression?: boolean | CompressionOptions;
   /** Most frames one message may be split into. Default 131072. More: 1009. */
   readonly maxFragments?: number;
   /**
@@ -111,7 +137,19 @@ export const DEFAULTS = Object.freeze({
   handshakeTimeout: 10_000,
   maxBackpressure: 16 * 1024 * 1024,
   backpressure: "close" as BackpressurePolicy,
+  compression: Object.freeze({
+    serverNoContextTakeover: false,
+    clientNoContextTakeover: false,
+    serverMaxWindowBits: 15,
+    clientMaxWindowBits: 15,
+    threshold: 1024,
+    memLevel: 8,
+    concurrency: 10,
+  }),
 });
+
+/** Compression settings after validation. */
+export type ResolvedCompression = Required<CompressionOptions>;
 
 /** Options after validation, every field present. */
 export interface ResolvedOptions<T = unknown> {
@@ -127,6 +165,8 @@ export interface ResolvedOptions<T = unknown> {
   readonly handshakeTimeout: number;
   readonly maxBackpressure: number;
   readonly backpressure: BackpressurePolicy;
+  /** Undefined when compression is off. */
+  readonly compression: ResolvedCompression | undefined;
 }
 
 function count(name: string, value: number | undefined, fallback: number, min = 1): number {
@@ -183,5 +223,43 @@ export function resolveOptions<T>(options: Options<T> = {}): ResolvedOptions<T> 
     handshakeTimeout: count("handshakeTimeout", options.handshakeTimeout, DEFAULTS.handshakeTimeout),
     maxBackpressure: count("maxBackpressure", options.maxBackpressure, DEFAULTS.maxBackpressure),
     backpressure,
+    compression: resolveCompression(options.compression),
+  };
+}
+
+function resolveCompression(
+  option: boolean | CompressionOptions | undefined,
+): ResolvedCompression | undefined {
+  if (option === undefined || option === false) return undefined;
+  if (option !== true && (option === null || typeof option !== "object")) {
+    throw new InvalidArgumentError("compression must be a boolean or an object");
+  }
+  const given: CompressionOptions = option === true ? {} : option;
+  const d = DEFAULTS.compression;
+  const between = (name: string, value: number | undefined, fallback: number, min: number, max: number) => {
+    const v = count(`compression.${name}`, value, fallback, min);
+    if (v > max) throw new InvalidArgumentError(`compression.${name} must be at most ${max}, got ${v}`);
+    return v;
+  };
+  return {
+    serverNoContextTakeover: given.serverNoContextTakeover ?? d.serverNoContextTakeover,
+    clientNoContextTakeover: given.clientNoContextTakeover ?? d.clientNoContextTakeover,
+    serverMaxWindowBits: between(
+      "serverMaxWindowBits",
+      given.serverMaxWindowBits,
+      d.serverMaxWindowBits,
+      9,
+      15,
+    ),
+    clientMaxWindowBits: between(
+      "clientMaxWindowBits",
+      given.clientMaxWindowBits,
+      d.clientMaxWindowBits,
+      8,
+      15,
+    ),
+    threshold: count("compression.threshold", given.threshold, d.threshold, 0),
+    memLevel: between("memLevel", given.memLevel, d.memLevel, 1, 9),
+    concurrency: between("concurrency", given.concurrency, d.concurrency, 1, 1024),
   };
 }

@@ -9,11 +9,15 @@
 import type { Socket } from "node:net";
 import { ProtocolConnection } from "../protocol/connection.js";
 import { CloseCode, isValidSentCloseCode } from "../protocol/close-codes.js";
+import type { DeflateAgreement } from "../protocol/permessage-deflate.js";
+import type { CompressedEvent } from "../protocol/events.js";
 import { Channel, ReadyState, type BinaryData, type SendOptions, type SendStatus } from "../channel.js";
 import type { Callbacks } from "../callbacks.js";
 import type { Exchange, ResolvedOptions } from "../options.js";
-import { BackpressureError, ChannelClosedError, InvalidArgumentError, SendTimeoutError } from "../errors.js";
+import { ChannelClosedError, InvalidArgumentError } from "../errors.js";
 import type { IdleSweeper, IdleTarget } from "./timers.js";
+import { MessageDeflater, MessageInflater, type ZlibLimiter } from "./zlib.js";
+import { Outbox, settle } from "./outbox.js";
 
 /** What every connection of one handler shares. */
 export interface HandlerContext<T> {
@@ -25,6 +29,8 @@ export interface HandlerContext<T> {
   closing: boolean;
   /** Upgrades waiting for an asynchronous `onUpgrade`, counted against `maxConnections`. */
   pending: number;
+  /** Bounds this handler's concurrent zlib work; undefined when compression is off. */
+  readonly zlib: ZlibLimiter | undefined;
 }
 
 const kConnection = Symbol("undercurrent.connection");
@@ -43,7 +49,11 @@ export class SocketConnection<T> implements IdleTarget {
   /** @internal Sweeps since the last input (see IdleSweeper). */
   idleTicks = 0;
 
+  /** The permessage-deflate agreement ("" extensions when none). */
+  readonly extensions: string;
   private readonly core: ProtocolConnection;
+  private readonly outbox: Outbox;
+  private readonly inflater: MessageInflater | undefined;
   /** Input held while `onConnect` runs; null once it has settled. */
   private held: Buffer[] | null = [];
   private socketClosed = false;
@@ -55,13 +65,48 @@ export class SocketConnection<T> implements IdleTarget {
   private resolveClosed: (() => void) | null = null;
   /** Reading is paused because our outgoing buffer is over its high-water mark. */
   private throttled = false;
+  /** Whether the socket is currently paused (by us). */
+  private readingPaused = false;
 
-  constructor(socket: Socket, context: HandlerContext<T>, protocol: string) {
+  constructor(socket: Socket, context: HandlerContext<T>, protocol: string, deflate?: DeflateAgreement) {
     this.socket = socket;
     this.context = context;
     this.protocol = protocol;
-    this.core = new ProtocolConnection(context.options);
+    const { options } = context;
+    this.core = new ProtocolConnection({
+      maxPayload: options.maxPayload,
+      maxFragments: options.maxFragments,
+      compression: deflate !== undefined,
+    });
+    const compression = options.compression;
+    if (deflate !== undefined && compression !== undefined && context.zlib !== undefined) {
+      this.extensions = deflate.response;
+      this.inflater = new MessageInflater(deflate.clientMaxWindowBits, !deflate.clientNoContextTakeover);
+      const deflater = new MessageDeflater(
+        deflate.serverMaxWindowBits,
+        compression.memLevel,
+        !deflate.serverNoContextTakeover,
+      );
+      this.outbox = new Outbox(
+        socket,
+        this.core,
+        options as ResolvedOptions<unknown>,
+        { deflater, limiter: context.zlib, threshold: compression.threshold },
+        () => this.overflowed(),
+      );
+    } else {
+      this.extensions = "";
+      this.inflater = undefined;
+      this.outbox = new Outbox(socket, this.core, options as ResolvedOptions<unknown>, undefined, () =>
+        this.overflowed(),
+      );
+    }
     this.channel = new Channel<T>(this);
+  }
+
+  /** Bytes accepted for sending and not yet handed to the operating system. */
+  get bufferedAmount(): number {
+    return this.outbox.bufferedAmount;
   }
 
   /** Every open channel of the handler. */
@@ -88,7 +133,7 @@ export class SocketConnection<T> implements IdleTarget {
     this.context.idle.add(this);
     const onConnect = this.context.callbacks.onConnect;
     if (onConnect === undefined) return this.ready();
-    socket.pause();
+    this.updateReading();
     let result: void | Promise<void>;
     try {
       result = onConnect.call(this.context.callbacks, {
@@ -116,7 +161,16 @@ export class SocketConnection<T> implements IdleTarget {
     this.held = null;
     for (const chunk of held) this.receive(chunk);
     if (this.socketClosed) this.report();
-    else if (!this.throttled) this.socket.resume();
+    else this.updateReading();
+  }
+
+  /** Reads while nothing holds input back: `onConnect`, a full outgoing buffer, an inflation. */
+  private updateReading(): void {
+    const pause = this.held !== null || this.throttled || this.core.awaitingInflation;
+    if (pause === this.readingPaused || this.socketClosed) return;
+    this.readingPaused = pause;
+    if (pause) this.socket.pause();
+    else this.socket.resume();
   }
 
   /** @internal Bytes from the socket. */
@@ -126,9 +180,14 @@ export class SocketConnection<T> implements IdleTarget {
       return;
     }
     this.idleTicks = 0;
+    this.core.receive(chunk);
+    this.process();
+  }
+
+  /** Turns the protocol's events into callbacks and writes what it queued. */
+  private process(): void {
     const socket = this.socket;
     socket.cork();
-    this.core.receive(chunk);
     for (let event = this.core.nextEvent(); event !== undefined; event = this.core.nextEvent()) {
       switch (event.type) {
         case "text":
@@ -148,25 +207,44 @@ export class SocketConnection<T> implements IdleTarget {
           this.readyState = ReadyState.Closing;
           this.error(event.error);
           break;
+        case "compressed":
+          this.inflate(event);
+          break;
         default:
           break;
       }
     }
-    this.flush();
+    this.outbox.flush();
     socket.uncork();
     if (this.core.closeExpected()) this.endTransport();
-    else if (socket.writableNeedDrain && !this.throttled) {
-      // A peer that does not read what we send is not fed more input to answer (DESIGN §3).
-      this.throttled = true;
-      socket.pause();
-    }
+    // A peer that does not read what we send is not fed more input to answer (DESIGN §3).
+    else if (socket.writableNeedDrain) this.throttled = true;
+    this.updateReading();
+  }
+
+  /** Inflates a compressed message (input waits meanwhile), then carries on. */
+  private inflate(event: CompressedEvent): void {
+    const inflater = this.inflater!;
+    this.context.zlib!.run((release) =>
+      inflater.inflate(
+        event.data,
+        (chunk) => this.core.inflated(chunk),
+        (error) => {
+          release();
+          if (this.socketClosed) return;
+          if (error !== undefined) this.core.inflateFailed();
+          else this.core.inflatedEnd();
+          this.process();
+        },
+      ),
+    );
   }
 
   /** @internal Our outgoing buffer emptied: read again, and tell the application. */
   drained(): void {
     if (this.throttled) {
       this.throttled = false;
-      if (this.held === null && !this.socketClosed) this.socket.resume();
+      this.updateReading();
     }
     const onDrain = this.context.callbacks.onDrain;
     if (onDrain === undefined || this.reported) return;
@@ -181,7 +259,7 @@ export class SocketConnection<T> implements IdleTarget {
   /** @internal Half the idle timeout passed without input: ask the peer for a sign of life. */
   idlePing(): void {
     if (this.readyState !== ReadyState.Open || !this.core.ping()) return;
-    this.flush();
+    this.outbox.flush();
   }
 
   /** @internal The idle timeout passed without input: drop the connection (1006). */
@@ -235,6 +313,8 @@ export class SocketConnection<T> implements IdleTarget {
     this.closeTimer = null;
     this.context.connections.delete(this.channel);
     this.context.idle.delete(this);
+    this.outbox.abort();
+    this.inflater?.release();
     if (this.held === null) this.report();
   }
 
@@ -261,32 +341,15 @@ export class SocketConnection<T> implements IdleTarget {
 
   sendText(text: string, options?: SendOptions): Promise<SendStatus> {
     if (typeof text !== "string") return settle(new InvalidArgumentError("sendText takes a string"), options);
-    if (this.readyState !== ReadyState.Open) return this.refuse(options);
-    if (this.overLimit(text.length)) return this.overflow(options);
-    if (!this.core.sendText(text)) return this.refuse(options);
-    return this.write(options);
+    if (this.readyState !== ReadyState.Open) return refuse(options);
+    return this.outbox.text(text, options);
   }
 
   sendBinary(data: BinaryData, options?: SendOptions): Promise<SendStatus> {
     const bytes = toBytes(data);
     if (bytes === undefined) return settle(new InvalidArgumentError("sendBinary takes bytes"), options);
-    if (this.readyState !== ReadyState.Open) return this.refuse(options);
-    if (this.overLimit(bytes.length)) return this.overflow(options);
-    if (!this.core.sendBinary(bytes)) return this.refuse(options);
-    return this.write(options);
-  }
-
-  /** Whether `size` more bytes would take the outgoing buffer past `maxBackpressure`. */
-  private overLimit(size: number): boolean {
-    const { maxBackpressure, backpressure } = this.context.options;
-    return backpressure !== "buffer" && this.socket.writableLength + size > maxBackpressure;
-  }
-
-  /** Applies the backpressure policy to a send that does not fit. */
-  private overflow(options: SendOptions | undefined): Promise<SendStatus> {
-    if (this.context.options.backpressure === "drop") return observe(Promise.resolve("dropped"), options);
-    void this.close(CloseCode.PolicyViolation, "backpressure limit exceeded").catch(noop);
-    return settle(new BackpressureError(this.context.options.maxBackpressure), options);
+    if (this.readyState !== ReadyState.Open) return refuse(options);
+    return this.outbox.binary(bytes, options);
   }
 
   /**
@@ -294,10 +357,8 @@ export class SocketConnection<T> implements IdleTarget {
    * many connections). The same bytes may be passed to many connections.
    */
   sendPrepared(frames: Uint8Array, options?: SendOptions): Promise<SendStatus> {
-    if (this.readyState !== ReadyState.Open) return this.refuse(options);
-    if (this.overLimit(frames.length)) return this.overflow(options);
-    if (!this.core.sendPrepared(frames)) return this.refuse(options);
-    return this.write(options);
+    if (this.readyState !== ReadyState.Open) return refuse(options);
+    return this.outbox.prepared(frames, options);
   }
 
   ping(data: BinaryData | undefined, options?: SendOptions): Promise<SendStatus> {
@@ -305,8 +366,15 @@ export class SocketConnection<T> implements IdleTarget {
     if (bytes === undefined || bytes.length > 125) {
       return settle(new InvalidArgumentError("a ping carries at most 125 bytes"), options);
     }
-    if (this.readyState !== ReadyState.Open || !this.core.ping(bytes)) return this.refuse(options);
-    return this.write(options);
+    if (this.readyState !== ReadyState.Open || !this.core.ping(bytes)) return refuse(options);
+    return new Promise<SendStatus>((resolve, reject) =>
+      this.outbox.flush((error) => (error ? reject(new ChannelClosedError()) : resolve("sent"))),
+    );
+  }
+
+  /** The `"close"` backpressure policy: a send did not fit. */
+  private overflowed(): void {
+    void this.close(CloseCode.PolicyViolation, "backpressure limit exceeded").catch(noop);
   }
 
   close(code: number = CloseCode.NormalClosure, reason = ""): Promise<void> {
@@ -321,7 +389,7 @@ export class SocketConnection<T> implements IdleTarget {
       : new Promise<void>((resolve) => (this.resolveClosed = resolve));
     if (this.core.close(code, reason)) {
       if (this.readyState === ReadyState.Open) this.readyState = ReadyState.Closing;
-      this.flush();
+      this.outbox.flush();
       this.armCloseTimer();
     }
     return this.closedPromise;
@@ -329,45 +397,6 @@ export class SocketConnection<T> implements IdleTarget {
 
   terminate(): void {
     this.socket.destroy();
-  }
-
-  private refuse(options: SendOptions | undefined): Promise<SendStatus> {
-    return settle(new ChannelClosedError(), options);
-  }
-
-  /** Writes what the protocol queued; the last write reports completion. */
-  private write(options: SendOptions | undefined): Promise<SendStatus> {
-    let timer: NodeJS.Timeout | undefined;
-    const promise = new Promise<SendStatus>((resolve, reject) => {
-      const done = (error?: Error | null): void => {
-        if (timer !== undefined) clearTimeout(timer);
-        if (error) reject(new ChannelClosedError("the connection closed before the send was written", error));
-        else resolve("sent");
-      };
-      this.flush(done);
-      if (options?.timeout !== undefined) {
-        const timeout = options.timeout;
-        timer = setTimeout(() => reject(new SendTimeoutError(timeout)), timeout);
-        timer.unref();
-      }
-    });
-    return observe(promise, options);
-  }
-
-  private flush(done?: (error?: Error | null) => void): void {
-    const chunks = this.core.takeOutgoing();
-    const last = chunks.length - 1;
-    if (last < 0) {
-      if (done !== undefined) process.nextTick(done);
-      return;
-    }
-    const socket = this.socket;
-    if (socket.destroyed) {
-      if (done !== undefined) process.nextTick(done, new ChannelClosedError());
-      return;
-    }
-    for (let i = 0; i < last; i++) socket.write(chunks[i]!);
-    socket.write(chunks[last]!, done);
   }
 
   /** Both close frames have crossed: close TCP once our bytes are out (§7.1.1). */
@@ -424,19 +453,6 @@ function toBytes(data: BinaryData): Uint8Array | undefined {
   return undefined;
 }
 
-/** Reports a promise's outcome to the send callback; marks it handled so no rejection goes unhandled. */
-function observe<V>(promise: Promise<V>, options: SendOptions | undefined): Promise<V> {
-  const callback = options?.callback;
-  if (callback === undefined) promise.catch(noop);
-  else if (typeof callback === "function") promise.then(() => callback(), callback);
-  else
-    promise.then(
-      () => callback.onComplete?.(),
-      (error: Error) => callback.onError?.(error),
-    );
-  return promise;
-}
-
-function settle(error: Error, options?: SendOptions): Promise<never> {
-  return observe(Promise.reject(error), options);
+function refuse(options: SendOptions | undefined): Promise<never> {
+  return settle(new ChannelClosedError(), options);
 }

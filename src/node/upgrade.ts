@@ -16,6 +16,8 @@ import {
   validateUpgrade,
 } from "../protocol/handshake.js";
 import type { Exchange, UpgradeDecision } from "../options.js";
+import { parseExtensions } from "../protocol/extensions-header.js";
+import { negotiateDeflate, type DeflateAgreement } from "../protocol/permessage-deflate.js";
 import { SocketConnection, type HandlerContext } from "./socket-connection.js";
 
 function sha1Base64(input: string): string {
@@ -88,6 +90,14 @@ export function acceptUpgrade<T>(
     if (chosen !== undefined && verdict.protocols.includes(chosen)) protocol = chosen;
   }
 
+  // RFC 7692: accept the first permessage-deflate offer we can honour; decline the others.
+  let deflate: DeflateAgreement | undefined;
+  if (options.compression !== undefined) {
+    const offers = parseExtensions(request.headers["sec-websocket-extensions"]);
+    if (offers === undefined) return refuseUpgrade(socket, 400, "invalid Sec-WebSocket-Extensions");
+    deflate = negotiateDeflate(offers, options.compression);
+  }
+
   const complete = (decision: UpgradeDecision<T>): void => {
     if (socket.destroyed || !socket.writable) return void socket.destroy();
     if (decision === false) return refuseUpgrade(socket, 403, "forbidden");
@@ -101,8 +111,9 @@ export function acceptUpgrade<T>(
       );
     }
     if (context.closing) return refuseUpgrade(socket, 503, "server shutting down");
-    socket.write(formatAcceptResponse({ accept: acceptKey(verdict.key, sha1Base64), protocol }));
-    const connection = new SocketConnection<T>(socket as Socket, context, protocol);
+    const accept = acceptKey(verdict.key, sha1Base64);
+    socket.write(formatAcceptResponse({ accept, protocol, extensions: deflate?.response }));
+    const connection = new SocketConnection<T>(socket as Socket, context, protocol, deflate);
     if (typeof decision === "object") connection.channel.data = decision.data;
     connection.start(head, exchange);
   };

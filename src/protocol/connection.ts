@@ -14,7 +14,7 @@ import { Opcode, isControl } from "./opcodes.js";
 import { CloseCode, isValidReceivedCloseCode } from "./close-codes.js";
 import { ProtocolError } from "./errors.js";
 import { FrameParser, type FrameSink } from "./frame-parser.js";
-import { encodeClosePayload, headerSize, truncateReason, writeHeader } from "./frame-codec.js";
+import { encodeClosePayload, frameChunks, headerSize, truncateReason, writeHeader } from "./frame-codec.js";
 import { StreamingUtf8Decoder, decodeUtf8 } from "./utf8.js";
 import type { ProtocolEvent } from "./events.js";
 
@@ -24,6 +24,8 @@ export interface ProtocolOptions {
   maxPayload: number;
   /** Most frames one message may be split into; more fails with 1009. */
   maxFragments: number;
+  /** permessage-deflate was agreed: RSV1 marks compressed messages (RFC 7692 §6). */
+  compression?: boolean;
 }
 
 /** Payloads up to this size are copied next to their header into one write. */
@@ -59,11 +61,18 @@ export class ProtocolConnection implements FrameSink {
   /** Binary pieces, or null while the message is still a single piece. */
   private pieces: Uint8Array[] | null = null;
   private utf8: StreamingUtf8Decoder | null = null;
+  private messageCompressed = false;
+
+  /** A compressed message is out for inflation: input waits in `held`. */
+  private inflating = false;
+  private inflatedLength = 0;
+  private held: Uint8Array[] = [];
 
   constructor(options: ProtocolOptions) {
     this.maxPayload = options.maxPayload;
     this.maxFragments = options.maxFragments;
     this.parser = new FrameParser(this);
+    if (options.compression === true) this.parser.allowedRsv = 0x4;
   }
 
   /** Whether a close frame has been queued (by us, as a reply, or on failure). */
@@ -87,8 +96,81 @@ export class ProtocolConnection implements FrameSink {
   /** Feeds received bytes. They are unmasked in place. */
   receive(data: Uint8Array): void {
     if (this.inputClosed) return;
+    if (this.inflating || this.held.length !== 0) {
+      this.held.push(data);
+      return;
+    }
     try {
-      this.parser.push(data);
+      const used = this.parser.push(data);
+      if (used < data.length) this.held.push(data.subarray(used));
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      this.fail(error);
+    }
+  }
+
+  /** Whether a compressed message is waiting for `inflated()`/`inflatedEnd()`. */
+  get awaitingInflation(): boolean {
+    return this.inflating;
+  }
+
+  /**
+   * The next piece of the inflated message. Counts it against `maxPayload` and checks text as
+   * it comes (fail-fast); returns false when the connection failed, and the adapter stops.
+   */
+  inflated(piece: Uint8Array): boolean {
+    if (!this.inflating || this.inputClosed) return false;
+    this.inflatedLength += piece.length;
+    if (this.inflatedLength > this.maxPayload) {
+      this.fail(new ProtocolError("ERR_MESSAGE_TOO_BIG", CloseCode.MessageTooBig, "message too big"));
+      return false;
+    }
+    try {
+      if (this.messageOpcode === Opcode.Text) (this.utf8 ??= new StreamingUtf8Decoder()).push(piece);
+      else if (piece.length !== 0) (this.pieces ??= []).push(piece);
+    } catch (error) {
+      this.fail(error as ProtocolError);
+      return false;
+    }
+    return true;
+  }
+
+  /** The inflated message is complete: report it and go on with the input held meanwhile. */
+  inflatedEnd(): void {
+    if (!this.inflating || this.inputClosed) return;
+    try {
+      if (this.messageOpcode === Opcode.Text) {
+        const text = (this.utf8 ?? new StreamingUtf8Decoder()).end();
+        this.events.push({ type: "text", text });
+      } else {
+        this.events.push({ type: "binary", data: concat(this.pieces ?? [], this.inflatedLength) });
+      }
+    } catch (error) {
+      this.fail(error as ProtocolError);
+      return;
+    }
+    this.finishMessage();
+    this.inflating = false;
+    this.parser.paused = false;
+    this.resumeInput();
+  }
+
+  /** The compressed data could not be inflated: fail with 1007. */
+  inflateFailed(): void {
+    if (this.inputClosed) return;
+    this.fail(
+      new ProtocolError("ERR_INVALID_COMPRESSED_DATA", CloseCode.InvalidPayload, "invalid compressed data"),
+    );
+  }
+
+  private resumeInput(): void {
+    try {
+      while (this.held.length !== 0 && !this.inflating && !this.inputClosed) {
+        const chunk = this.held[0]!;
+        const used = this.parser.push(chunk);
+        if (used < chunk.length) this.held[0] = chunk.subarray(used);
+        else this.held.shift();
+      }
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
       this.fail(error);
@@ -159,18 +241,7 @@ export class ProtocolConnection implements FrameSink {
    */
   sendFrame(opcode: number, payload: Uint8Array, fin = true, rsv1 = false): boolean {
     if (this.closeSentFlag) return false;
-    const length = payload.length;
-    const size = headerSize(length);
-    if (length <= COPY_LIMIT) {
-      const frame = new Uint8Array(size + length);
-      writeHeader(frame, 0, opcode, length, fin, rsv1);
-      frame.set(payload, size);
-      this.outgoing.push(frame);
-    } else {
-      const header = new Uint8Array(size);
-      writeHeader(header, 0, opcode, length, fin, rsv1);
-      this.outgoing.push(header, payload);
-    }
+    for (const chunk of frameChunks(opcode, payload, fin, rsv1)) this.outgoing.push(chunk);
     return true;
   }
 
@@ -202,6 +273,8 @@ export class ProtocolConnection implements FrameSink {
   fail(error: ProtocolError): void {
     if (this.inputClosed) return;
     this.inputClosed = true;
+    this.parser.stop();
+    this.held = [];
     this.releaseMessage();
     this.events.push({ type: "fail", error });
   }
@@ -209,7 +282,7 @@ export class ProtocolConnection implements FrameSink {
   // FrameSink: called by the parser.
 
   /** @internal */
-  onFrameHeader(fin: boolean, _rsv1: boolean, opcode: number, length: number): void {
+  onFrameHeader(fin: boolean, rsv1: boolean, opcode: number, length: number): void {
     this.frameOpcode = opcode;
     this.frameFin = fin;
     if (isControl(opcode)) {
@@ -226,6 +299,14 @@ export class ProtocolConnection implements FrameSink {
           "continuation frame without a message to continue",
         );
       }
+      // RFC 7692 §6.1: RSV1 is set on the first frame of a compressed message only.
+      if (rsv1) {
+        throw new ProtocolError(
+          "ERR_UNEXPECTED_RSV",
+          CloseCode.ProtocolError,
+          "RSV1 set on a continuation frame",
+        );
+      }
     } else {
       // §5.4: "the fragments of one message MUST NOT be interleaved between the fragments of
       // another message".
@@ -239,6 +320,7 @@ export class ProtocolConnection implements FrameSink {
       this.messageOpcode = opcode;
       this.messageLength = 0;
       this.messageFragments = 0;
+      this.messageCompressed = rsv1;
     }
     // Refused from the header, before any of the payload is buffered.
     if (length > this.maxPayload - this.messageLength) {
@@ -257,6 +339,18 @@ export class ProtocolConnection implements FrameSink {
   }
 
   private dataPiece(piece: Uint8Array, messageEnd: boolean): void {
+    if (this.messageCompressed) {
+      if (piece.length !== 0) (this.pieces ??= []).push(piece);
+      if (!messageEnd) return;
+      // Hand the compressed bytes to the adapter and hold further input until it is inflated.
+      const data = concat(this.pieces ?? [], this.messageLength);
+      this.pieces = null;
+      this.inflating = true;
+      this.inflatedLength = 0;
+      this.parser.paused = true;
+      this.events.push({ type: "compressed", binary: this.messageOpcode === Opcode.Binary, data });
+      return;
+    }
     const single = messageEnd && this.pieces === null && this.utf8 === null;
     if (this.messageOpcode === Opcode.Text) {
       if (single) {
@@ -288,6 +382,7 @@ export class ProtocolConnection implements FrameSink {
 
   private finishMessage(): void {
     this.messageOpcode = 0;
+    this.messageCompressed = false;
     this.releaseMessage();
   }
 

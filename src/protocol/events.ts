@@ -17,6 +17,17 @@ export interface BinaryEvent {
   readonly data: Uint8Array;
 }
 
+/**
+ * A complete compressed (RSV1) message, its deflate trailer not yet added: the adapter
+ * inflates it and feeds the output back through `inflated()`, then `inflatedEnd()`. Input is
+ * held meanwhile, so messages stay in order.
+ */
+export interface CompressedEvent {
+  readonly type: "compressed";
+  readonly binary: boolean;
+  readonly data: Uint8Array;
+}
+
 /** A ping; the pong has already been queued. */
 export interface PingEvent {
   readonly type: "ping";
@@ -43,4 +54,5 @@ export interface FailEvent {
 }
 
 /** Everything the protocol core reports. */
-export type ProtocolEvent = TextEvent | BinaryEvent | PingEvent | PongEvent | CloseEvent | FailEvent;
+export type ProtocolEvent =
+  TextEvent | BinaryEvent | CompressedEvent | PingEvent | PongEvent | CloseEvent | FailEvent;

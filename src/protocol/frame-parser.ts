@@ -44,11 +44,18 @@ export class FrameParser {
     this.sink = sink;
   }
 
-  /** Feeds bytes. Payload bytes are unmasked in place in `data`. */
-  push(data: Uint8Array): void {
+  /** Set by the sink to stop after the current frame piece, until {@link resume}. */
+  paused = false;
+
+  /**
+   * Feeds bytes and returns how many were consumed: all of them, unless the sink paused the
+   * parser (the rest must be fed again after {@link resume}). Payload bytes are unmasked in
+   * place in `data`.
+   */
+  push(data: Uint8Array): number {
     let pos = 0;
     const end = data.length;
-    while (pos < end && !this.stopped) {
+    while (pos < end && !this.stopped && !this.paused) {
       if (this.state === HEADER) {
         pos = this.readHeader(data, pos);
       } else {
@@ -61,6 +68,7 @@ export class FrameParser {
         pos += n;
       }
     }
+    return this.stopped ? end : pos;
   }
 
   /** Ignores all further input (after a close frame, §5.5.1). */
@@ -111,6 +119,10 @@ export class FrameParser {
       throw new ProtocolError("ERR_RESERVED_OPCODE", CloseCode.ProtocolError, `reserved opcode ${opcode}`);
     }
     if (isControl(opcode)) {
+      // RFC 7692 §6.1: RSV1 marks a compressed message; control frames are never compressed.
+      if ((b0 & 0x40) !== 0) {
+        throw new ProtocolError("ERR_UNEXPECTED_RSV", CloseCode.ProtocolError, "RSV1 set on a control frame");
+      }
       // §5.5: "All control frames MUST have a payload length of 125 bytes or less and MUST
       // NOT be fragmented."
       if (!fin) {

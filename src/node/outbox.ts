@@ -1,0 +1,258 @@
+/**
+ * The send side of one connection: backpressure policy, compression, order, and completion.
+ *
+ * Sends go straight to the socket while nothing is waiting. Once a message needs compressing
+ * (zlib is asynchronous), it and everything sent after it, the protocol's own frames (pongs,
+ * the close reply) included, wait in a queue and go out in order, so a close frame never
+ * overtakes a message sent before it.
+ * @module
+ */
+
+import type { Socket } from "node:net";
+import type { ProtocolConnection } from "../protocol/connection.js";
+import { frameChunks } from "../protocol/frame-codec.js";
+import { Opcode } from "../protocol/opcodes.js";
+import type { SendOptions, SendStatus } from "../channel.js";
+import type { ResolvedOptions } from "../options.js";
+import { BackpressureError, ChannelClosedError, SendTimeoutError } from "../errors.js";
+import type { MessageDeflater, ZlibLimiter } from "./zlib.js";
+
+/** Compression for one connection's sends. */
+export interface SendCompression {
+  readonly deflater: MessageDeflater;
+  readonly limiter: ZlibLimiter;
+  readonly threshold: number;
+}
+
+type Done = (error?: Error | null) => void;
+
+/** A send waiting behind a compression. */
+interface Waiting {
+  /** Text or Binary for messages; 0 for frames the protocol already built. */
+  opcode: number;
+  data: string | Uint8Array | Uint8Array[];
+  compress: boolean;
+  rsv1: boolean;
+  size: number;
+  done: Done | undefined;
+}
+
+const noop = (): void => {};
+
+/** Queues, compresses and writes one connection's frames. */
+export class Outbox {
+  private readonly socket: Socket;
+  private readonly core: ProtocolConnection;
+  private readonly options: ResolvedOptions<unknown>;
+  private readonly compression: SendCompression | undefined;
+  private readonly onOverflow: () => void;
+  private queue: Waiting[] | null = null;
+  private queuedBytes = 0;
+  private compressing = false;
+
+  constructor(
+    socket: Socket,
+    core: ProtocolConnection,
+    options: ResolvedOptions<unknown>,
+    compression: SendCompression | undefined,
+    onOverflow: () => void,
+  ) {
+    this.socket = socket;
+    this.core = core;
+    this.options = options;
+    this.compression = compression;
+    this.onOverflow = onOverflow;
+  }
+
+  /** Bytes accepted and not yet handed to the operating system. */
+  get bufferedAmount(): number {
+    return this.socket.writableLength + this.queuedBytes;
+  }
+
+  /** Sends a text message (the caller checked the channel is open). */
+  text(text: string, options: SendOptions | undefined): Promise<SendStatus> {
+    if (this.overLimit(text.length)) return this.overflow(options);
+    if (this.queue !== null || this.compresses(text.length, options)) {
+      return this.enqueue(Opcode.Text, text, text.length, options);
+    }
+    this.core.sendText(text);
+    return this.write(options);
+  }
+
+  /** Sends a binary message. */
+  binary(bytes: Uint8Array, options: SendOptions | undefined): Promise<SendStatus> {
+    if (this.overLimit(bytes.length)) return this.overflow(options);
+    if (this.queue !== null || this.compresses(bytes.length, options)) {
+      return this.enqueue(Opcode.Binary, bytes, bytes.length, options);
+    }
+    this.core.sendBinary(bytes);
+    return this.write(options);
+  }
+
+  /** Sends bytes that are already complete frames (framed once for many connections). */
+  prepared(frames: Uint8Array, options: SendOptions | undefined): Promise<SendStatus> {
+    if (this.overLimit(frames.length)) return this.overflow(options);
+    if (this.queue !== null) return this.enqueue(0, [frames], frames.length, options);
+    this.core.sendPrepared(frames);
+    return this.write(options);
+  }
+
+  /** Writes what the protocol queued (a ping, pongs, a close frame), after anything waiting. */
+  flush(done?: Done): void {
+    const chunks = this.core.takeOutgoing();
+    if (this.queue !== null) {
+      if (chunks.length !== 0 || done !== undefined) this.push(0, chunks, 0, false, done);
+      return;
+    }
+    this.writeChunks(chunks, done);
+  }
+
+  /** The connection is gone: everything still waiting fails. */
+  abort(): void {
+    const queue = this.queue;
+    this.queue = null;
+    this.queuedBytes = 0;
+    for (const item of queue ?? []) item.done?.(new ChannelClosedError());
+  }
+
+  private compresses(size: number, options: SendOptions | undefined): boolean {
+    if (this.compression === undefined) return false;
+    return options?.compress ?? size >= this.compression.threshold;
+  }
+
+  /** Whether `size` more bytes would take the buffer past `maxBackpressure`. */
+  private overLimit(size: number): boolean {
+    const { maxBackpressure, backpressure } = this.options;
+    return backpressure !== "buffer" && this.bufferedAmount + size > maxBackpressure;
+  }
+
+  /** Applies the backpressure policy to a send that does not fit. */
+  private overflow(options: SendOptions | undefined): Promise<SendStatus> {
+    if (this.options.backpressure === "drop") return observe(Promise.resolve("dropped"), options);
+    this.onOverflow();
+    return settle(new BackpressureError(this.options.maxBackpressure), options);
+  }
+
+  private enqueue(
+    opcode: number,
+    data: string | Uint8Array | Uint8Array[],
+    size: number,
+    options: SendOptions | undefined,
+  ): Promise<SendStatus> {
+    const compress = opcode !== 0 && this.compresses(size, options);
+    return this.track(options, (done) => this.push(opcode, data, size, compress, done));
+  }
+
+  private push(
+    opcode: number,
+    data: string | Uint8Array | Uint8Array[],
+    size: number,
+    compress: boolean,
+    done: Done | undefined,
+  ): void {
+    (this.queue ??= []).push({ opcode, data, compress, rsv1: false, size, done });
+    this.queuedBytes += size;
+    this.pump();
+  }
+
+  /** Writes waiting items in order, compressing the next one when it needs it. */
+  private pump(): void {
+    const queue = this.queue;
+    if (queue === null || this.compressing) return;
+    this.socket.cork();
+    while (queue.length !== 0) {
+      const item = queue[0]!;
+      if (item.compress) {
+        this.compress(item);
+        break;
+      }
+      queue.shift();
+      this.queuedBytes -= item.size;
+      if (item.opcode === 0) this.writeChunks(item.data as Uint8Array[], item.done);
+      else {
+        const payload = typeof item.data === "string" ? Buffer.from(item.data) : (item.data as Uint8Array);
+        this.writeChunks(frameChunks(item.opcode, payload, true, item.rsv1), item.done);
+      }
+    }
+    if (queue.length === 0 && this.queue === queue) this.queue = null;
+    this.socket.uncork();
+  }
+
+  private compress(item: Waiting): void {
+    const { deflater, limiter } = this.compression!;
+    this.compressing = true;
+    const input = typeof item.data === "string" ? Buffer.from(item.data) : (item.data as Uint8Array);
+    limiter.run((release) =>
+      deflater.deflate(input, (error, payload) => {
+        release();
+        this.compressing = false;
+        if (this.queue === null) return; // aborted meanwhile
+        if (error !== undefined) {
+          // Should zlib fail, the message goes out uncompressed rather than not at all.
+          item.compress = false;
+        } else {
+          item.data = payload;
+          item.compress = false;
+          item.rsv1 = true;
+        }
+        this.pump();
+      }),
+    );
+  }
+
+  /** Writes what the protocol queued for a direct send and reports its completion. */
+  private write(options: SendOptions | undefined): Promise<SendStatus> {
+    return this.track(options, (done) => this.writeChunks(this.core.takeOutgoing(), done));
+  }
+
+  /** A promise for one send: settled by `done`, or by its timeout. */
+  private track(options: SendOptions | undefined, start: (done: Done) => void): Promise<SendStatus> {
+    let timer: NodeJS.Timeout | undefined;
+    const promise = new Promise<SendStatus>((resolve, reject) => {
+      start((error) => {
+        if (timer !== undefined) clearTimeout(timer);
+        if (error) reject(new ChannelClosedError("the connection closed before the send was written", error));
+        else resolve("sent");
+      });
+      if (options?.timeout !== undefined) {
+        const timeout = options.timeout;
+        timer = setTimeout(() => reject(new SendTimeoutError(timeout)), timeout);
+        timer.unref();
+      }
+    });
+    return observe(promise, options);
+  }
+
+  private writeChunks(chunks: readonly Uint8Array[], done: Done | undefined): void {
+    const last = chunks.length - 1;
+    const socket = this.socket;
+    if (socket.destroyed) {
+      if (done !== undefined) process.nextTick(done, new ChannelClosedError());
+      return;
+    }
+    if (last < 0) {
+      if (done !== undefined) process.nextTick(done);
+      return;
+    }
+    for (let i = 0; i < last; i++) socket.write(chunks[i]!);
+    socket.write(chunks[last]!, done);
+  }
+}
+
+/** Reports a promise's outcome to the send callback; marks it handled so no rejection goes unhandled. */
+export function observe<V>(promise: Promise<V>, options: SendOptions | undefined): Promise<V> {
+  const callback = options?.callback;
+  if (callback === undefined) promise.catch(noop);
+  else if (typeof callback === "function") promise.then(() => callback(), callback);
+  else
+    promise.then(
+      () => callback.onComplete?.(),
+      (error: Error) => callback.onError?.(error),
+    );
+  return promise;
+}
+
+/** A send that failed before it started. */
+export function settle(error: Error, options?: SendOptions): Promise<never> {
+  return observe(Promise.reject(error), options);
+}

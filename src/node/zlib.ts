@@ -1,0 +1,142 @@
+/**
+ * permessage-deflate on `node:zlib`: a per-message inflater and deflater for one connection,
+ * and a limiter that bounds how many zlib operations one handler runs at once (zlib work runs
+ * on libuv's small thread pool; unbounded, a burst of compressed traffic queues behind it and
+ * holds memory meanwhile).
+ * @module
+ */
+
+import { constants, createDeflateRaw, createInflateRaw, type DeflateRaw, type InflateRaw } from "node:zlib";
+import { DEFLATE_TRAILER } from "../protocol/permessage-deflate.js";
+
+/** Kept on every zlib stream, so an error after a job gave up on it never goes unhandled. */
+function noop(): void {}
+
+/** Runs at most `concurrency` zlib jobs at once for one handler; the rest wait in order. */
+export class ZlibLimiter {
+  private running = 0;
+  private readonly waiting: Array<(done: () => void) => void> = [];
+  private readonly concurrency: number;
+
+  constructor(concurrency: number) {
+    this.concurrency = concurrency;
+  }
+
+  /** Runs `job` when a slot is free; the job calls `done` exactly once when it finishes. */
+  run(job: (done: () => void) => void): void {
+    if (this.running < this.concurrency) this.start(job);
+    else this.waiting.push(job);
+  }
+
+  private start(job: (done: () => void) => void): void {
+    this.running++;
+    let finished = false;
+    job(() => {
+      if (finished) return;
+      finished = true;
+      this.running--;
+      const next = this.waiting.shift();
+      if (next !== undefined) this.start(next);
+    });
+  }
+}
+
+/**
+ * Inflates one connection's compressed messages. With context takeover the zlib stream lives as
+ * long as the connection; without it, it is released after each message.
+ */
+export class MessageInflater {
+  private stream: InflateRaw | null = null;
+  private readonly windowBits: number;
+  private readonly keepContext: boolean;
+
+  constructor(windowBits: number, keepContext: boolean) {
+    // An inflater with a larger window reads any smaller one; zlib's raw mode wants at least 9.
+    this.windowBits = Math.max(windowBits, 9);
+    this.keepContext = keepContext;
+  }
+
+  /**
+   * Inflates one message (without its trailer). Output goes to `onData` as it is produced;
+   * when `onData` returns false the work stops (the limit was hit). `onEnd` is called once,
+   * with an error if the data was not valid deflate data.
+   */
+  inflate(data: Uint8Array, onData: (chunk: Buffer) => boolean, onEnd: (error?: Error) => void): void {
+    const stream = (this.stream ??= createInflateRaw({ windowBits: this.windowBits }).on("error", noop));
+    let finished = false;
+    const finish = (error?: Error): void => {
+      if (finished) return;
+      finished = true;
+      stream.off("data", data_);
+      stream.off("error", error_);
+      if (error !== undefined || !this.keepContext) this.release();
+      onEnd(error);
+    };
+    const data_ = (chunk: Buffer): void => {
+      if (!finished && !onData(chunk)) finish();
+    };
+    const error_ = (error: Error): void => finish(error);
+    stream.on("data", data_);
+    stream.on("error", error_);
+    stream.write(data);
+    stream.write(DEFLATE_TRAILER);
+    stream.flush(constants.Z_SYNC_FLUSH, () => finish());
+  }
+
+  /** Frees the zlib stream (and its window). */
+  release(): void {
+    if (this.stream === null) return;
+    this.stream.close();
+    this.stream = null;
+  }
+}
+
+/** Compresses one connection's messages. */
+export class MessageDeflater {
+  private stream: DeflateRaw | null = null;
+  private readonly windowBits: number;
+  private readonly memLevel: number;
+  private readonly keepContext: boolean;
+
+  constructor(windowBits: number, memLevel: number, keepContext: boolean) {
+    this.windowBits = windowBits;
+    this.memLevel = memLevel;
+    this.keepContext = keepContext;
+  }
+
+  /** Compresses one message; `done` gets the payload to send, its trailer removed (§7.2.1). */
+  deflate(data: Uint8Array, done: (error: Error | undefined, payload: Uint8Array) => void): void {
+    const stream = (this.stream ??= createDeflateRaw({
+      windowBits: this.windowBits,
+      memLevel: this.memLevel,
+    }));
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const data_ = (chunk: Buffer): void => {
+      chunks.push(chunk);
+      size += chunk.length;
+    };
+    const error_ = (error: Error): void => {
+      stream.off("data", data_);
+      this.release();
+      done(error, new Uint8Array(0));
+    };
+    stream.on("data", data_);
+    stream.once("error", error_);
+    stream.write(data);
+    stream.flush(constants.Z_SYNC_FLUSH, () => {
+      stream.off("data", data_);
+      stream.off("error", error_);
+      if (!this.keepContext) this.release();
+      const out = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+      done(undefined, out.subarray(0, Math.max(0, out.length - DEFLATE_TRAILER.length)));
+    });
+  }
+
+  /** Frees the zlib stream. */
+  release(): void {
+    if (this.stream === null) return;
+    this.stream.close();
+    this.stream = null;
+  }
+}
