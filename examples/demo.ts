@@ -17,7 +17,7 @@ const site = handshake(
       else void channel.sendBinary(data);
     },
   },
-  { path: "/echo", maxPayload: 16 * 1024 * 1024 },
+  { path: "/echo", maxPayload: 16 * 1024 * 1024, compression: true },
 );
 
 const server = await serve(site, { port, host: "127.0.0.1" });

@@ -408,8 +408,8 @@ export class SocketConnection<T> implements IdleTarget {
 
   private armCloseTimer(): void {
     if (this.closeTimer !== null || this.socketClosed) return;
+    // Not unref'd: `await server.close()` must settle even when nothing else keeps the process up.
     this.closeTimer = setTimeout(closeTimedOut, this.context.options.closeTimeout, this);
-    this.closeTimer.unref();
   }
 
   /** @internal The peer did not finish the closing handshake in time. */

@@ -273,6 +273,7 @@ export class ProtocolConnection implements FrameSink {
   fail(error: ProtocolError): void {
     if (this.inputClosed) return;
     this.inputClosed = true;
+    this.inflating = false;
     this.parser.stop();
     this.held = [];
     this.releaseMessage();

@@ -1,14 +1,14 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { ProtocolConnection } from "../../../src/protocol/connection.js";
+import { ProtocolConnection, type ProtocolOptions } from "../../../src/protocol/connection.js";
 import { Opcode } from "../../../src/protocol/opcodes.js";
 import type { ProtocolEvent } from "../../../src/protocol/events.js";
 import { clientFrame, closePayload, concatBytes, decodeServerFrames, hex } from "../../helpers/frames.js";
 
-const LIMITS = { maxPayload: 1024 * 1024, maxFragments: 1000 };
+const LIMITS: ProtocolOptions = { maxPayload: 1024 * 1024, maxFragments: 1000 };
 
-function connect(limits = LIMITS): ProtocolConnection {
+function connect(limits: ProtocolOptions = LIMITS): ProtocolConnection {
   return new ProtocolConnection(limits);
 }
 
@@ -341,4 +341,89 @@ describe("property: any frame sequence, split anywhere, parses back identically"
       { numRuns: 200 },
     );
   });
+});
+
+describe("compressed messages (RFC 7692)", () => {
+  const DEFLATE = { ...LIMITS, compression: true };
+
+  test("RSV1 is refused without the extension", () =>
+    assertFails(clientFrame(Opcode.Text, "x", { rsv1: true }), 1002, "ERR_UNEXPECTED_RSV"));
+
+  test("RSV1 on a continuation frame: 1002", () =>
+    assertFails(
+      concatBytes(
+        clientFrame(Opcode.Text, "a", { fin: false, rsv1: true }),
+        clientFrame(Opcode.Continuation, "b", { rsv1: true }),
+      ),
+      1002,
+      "ERR_UNEXPECTED_RSV",
+      DEFLATE,
+    ));
+
+  test("RSV1 on a control frame: 1002", () =>
+    assertFails(clientFrame(Opcode.Ping, "x", { rsv1: true }), 1002, "ERR_UNEXPECTED_RSV", DEFLATE));
+
+  test("a compressed message is handed out, input waits, and order is kept", () => {
+    const conn = connect(DEFLATE);
+    feed(
+      conn,
+      concatBytes(
+        clientFrame(Opcode.Text, "zz", { fin: false, rsv1: true }),
+        clientFrame(Opcode.Continuation, "z"),
+        clientFrame(Opcode.Text, "after"),
+      ),
+    );
+    assert.deepEqual(events(conn), [
+      { type: "compressed", binary: false, data: new TextEncoder().encode("zzz") },
+    ]);
+    assert.ok(conn.awaitingInflation);
+    // More input arrives while the adapter inflates: it waits.
+    conn.receive(clientFrame(Opcode.Text, "later"));
+    assert.deepEqual(events(conn), []);
+    assert.ok(conn.inflated(new TextEncoder().encode("infl")));
+    assert.ok(conn.inflated(new TextEncoder().encode("ated")));
+    conn.inflatedEnd();
+    assert.deepEqual(events(conn), [
+      { type: "text", text: "inflated" },
+      { type: "text", text: "after" },
+      { type: "text", text: "later" },
+    ]);
+  });
+
+  test("inflated output is counted against maxPayload: 1009", () => {
+    const conn = connect({ maxPayload: 10, maxFragments: 10, compression: true });
+    feed(conn, clientFrame(Opcode.Binary, "x", { rsv1: true }));
+    assert.equal(events(conn)[0]?.type, "compressed");
+    assert.ok(conn.inflated(new Uint8Array(8)));
+    assert.equal(conn.inflated(new Uint8Array(8)), false);
+    const fail = events(conn)[0];
+    assert.equal(fail?.type === "fail" && fail.error.closeCode, 1009);
+  });
+
+  test("inflated text is checked as it comes: 1007", () => {
+    const conn = connect(DEFLATE);
+    feed(conn, clientFrame(Opcode.Text, "x", { rsv1: true }));
+    events(conn);
+    assert.equal(conn.inflated(hex("c0")), false);
+    const fail = events(conn)[0];
+    assert.equal(fail?.type === "fail" && fail.error.closeCode, 1007);
+  });
+
+  test("data that does not inflate: 1007", () => {
+    const conn = connect(DEFLATE);
+    feed(conn, clientFrame(Opcode.Binary, "x", { rsv1: true }));
+    events(conn);
+    conn.inflateFailed();
+    const fail = events(conn)[0];
+    assert.equal(fail?.type === "fail" && fail.error.code, "ERR_INVALID_COMPRESSED_DATA");
+  });
+});
+
+test("regression: a failure during inflation releases the input hold", () => {
+  const conn = new ProtocolConnection({ maxPayload: 4, maxFragments: 10, compression: true });
+  conn.receive(clientFrame(Opcode.Binary, "x", { rsv1: true }));
+  for (let e = conn.nextEvent(); e !== undefined; e = conn.nextEvent());
+  assert.equal(conn.awaitingInflation, true);
+  conn.inflated(new Uint8Array(5));
+  assert.equal(conn.awaitingInflation, false);
 });
