@@ -31,6 +31,7 @@ export {
   type UpgradeRefusal,
   type UpgradeAcceptance,
   type BackpressurePolicy,
+  type CompressionOptions,
 } from "./options.js";
 export { CloseCode, type CloseCodeValue } from "./protocol/close-codes.js";
 export {
