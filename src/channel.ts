@@ -139,4 +139,56 @@ export class Channel<T = unknown> {
   terminate(): void {
     this.#connection.terminate();
   }
+
+  /**
+   * Subscribes this channel to `topic` (any string). Returns true when it was not subscribed
+   * already, false when it was or when the channel is no longer open. A channel leaves all its
+   * topics when it closes.
+   *
+   * @example
+   * ```ts
+   * onConnect({ channel, exchange }) {
+   *   channel.subscribe(`room:${exchange.url.searchParams.get("room")}`);
+   * }
+   * ```
+   */
+  subscribe(topic: string): boolean {
+    return this.#connection.context.topics.subscribe(this.#connection, topic);
+  }
+
+  /** Leaves `topic`. Returns true when the channel was subscribed to it. */
+  unsubscribe(topic: string): boolean {
+    return this.#connection.context.topics.unsubscribe(this.#connection, topic);
+  }
+
+  /** Whether this channel is subscribed to `topic`. */
+  isSubscribed(topic: string): boolean {
+    return this.#connection.context.topics.isSubscribed(this.#connection, topic);
+  }
+
+  /** The topics this channel is subscribed to (a live, read-only view; empty once closed). */
+  get topics(): ReadonlySet<string> {
+    return this.#connection.context.topics.topicsOf(this.#connection);
+  }
+
+  /**
+   * Publishes `message` (a string as text, bytes as binary) to every subscriber of `topic` but
+   * this channel, whether or not this channel is subscribed: in this handler, in handlers that
+   * share its broker, and in other processes when the broker is a backplane. The message is
+   * framed once and the same bytes are written to every subscriber, each under its own
+   * backpressure policy. Returns how many subscribers in this process it was written to (a
+   * subscriber whose policy closes it or drops the message is not counted). Throws
+   * `InvalidArgumentError` for a topic that is not a string or a message that is neither a
+   * string nor bytes.
+   *
+   * @example
+   * ```ts
+   * onMessage({ channel, text }) {
+   *   if (text !== undefined) channel.publish("chat", text); // everyone in the room but the author
+   * }
+   * ```
+   */
+  publish(topic: string, message: string | BinaryData): number {
+    return this.#connection.context.topics.publish(topic, message, this.#connection);
+  }
 }

@@ -8,7 +8,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import type { Callbacks } from "./callbacks.js";
-import type { Channel } from "./channel.js";
+import type { BinaryData, Channel } from "./channel.js";
 import { resolveOptions, type Options } from "./options.js";
 import { CloseCode } from "./protocol/close-codes.js";
 import { isWebSocketRequest, validateUpgrade } from "./protocol/handshake.js";
@@ -17,6 +17,7 @@ import type { HandlerContext } from "./node/socket-connection.js";
 import { IdleSweeper } from "./node/timers.js";
 import { ZlibLimiter } from "./node/zlib.js";
 import { InvalidArgumentError } from "./errors.js";
+import { TopicIndex } from "./pubsub/topics.js";
 
 /** Node's `upgrade` event listener signature. */
 export type UpgradeListener = (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -50,6 +51,20 @@ export interface WebSocketHandler<T = unknown> {
   close(code?: number, reason?: string): Promise<void>;
   /** The handler's `handshakeTimeout`, which `serve()` applies to the HTTP server. */
   readonly handshakeTimeout: number;
+  /**
+   * Publishes `message` (a string as text, bytes as binary) to every subscriber of `topic`: of
+   * this handler, of handlers sharing its broker, and of other processes when the broker is a
+   * backplane. Framed once; each subscriber's backpressure policy applies. Returns how many
+   * subscribers in this process it was written to.
+   *
+   * @example
+   * ```ts
+   * setInterval(() => handler.publish("ticker", JSON.stringify(prices())), 1000);
+   * ```
+   */
+  publish(topic: string, message: string | BinaryData): number;
+  /** How many connections of this handler (in this process) are subscribed to `topic`. */
+  subscriberCount(topic: string): number;
 }
 
 /**
@@ -102,6 +117,7 @@ export function handshake<T = unknown>(
     closing: false,
     pending: 0,
     zlib: resolved.compression === undefined ? undefined : new ZlibLimiter(resolved.compression.concurrency),
+    topics: new TopicIndex(resolved, options?.broker),
   };
 
   const takes = (request: IncomingMessage): boolean =>
@@ -148,6 +164,7 @@ export function handshake<T = unknown>(
   ): Promise<void> => {
     context.closing = true;
     await Promise.all([...connections].map((channel) => channel.close(code, reason)));
+    await context.topics.close();
     await next?.close?.();
   };
 
@@ -156,6 +173,8 @@ export function handshake<T = unknown>(
     connections: connections as ReadonlySet<Channel<T>>,
     close,
     handshakeTimeout: resolved.handshakeTimeout,
+    publish: (topic: string, message: string | BinaryData): number => context.topics.publish(topic, message),
+    subscriberCount: (topic: string): number => context.topics.subscriberCount(topic),
   });
 }
 

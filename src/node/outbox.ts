@@ -1,7 +1,9 @@
 /**
  * The send side of one connection: backpressure policy, compression, order, and completion.
  *
- * Sends go straight to the socket while nothing is waiting. Once a message needs compressing
+ * Sends are framed into the protocol's outgoing slab and written together: at the end of the
+ * read being processed (replies to one read go out in one write), or on the next tick for sends
+ * made elsewhere. Once a message needs compressing
  * (zlib is asynchronous), it and everything sent after it, the protocol's own frames (pongs,
  * the close reply) included, wait in a queue and go out in order, so a close frame never
  * overtakes a message sent before it.
@@ -49,6 +51,11 @@ export class Outbox {
   private queue: Waiting[] | null = null;
   private queuedBytes = 0;
   private compressing = false;
+  /** Completions of sends framed into the protocol's outgoing bytes and not yet written. */
+  private completions: Done[] = [];
+  /** A read is being processed: its end writes the batch. */
+  private holding = false;
+  private scheduled = false;
 
   constructor(
     socket: Socket,
@@ -66,7 +73,18 @@ export class Outbox {
 
   /** Bytes accepted and not yet handed to the operating system. */
   get bufferedAmount(): number {
-    return this.socket.writableLength + this.queuedBytes;
+    return this.socket.writableLength + this.queuedBytes + this.core.outgoingSize;
+  }
+
+  /** Holds writes until {@link release}: the sends made while a read is processed. */
+  hold(): void {
+    this.holding = true;
+  }
+
+  /** Writes everything held, in one write where it can. */
+  release(): void {
+    this.holding = false;
+    this.flush();
   }
 
   /** Sends a text message (the caller checked the channel is open). */
@@ -76,7 +94,7 @@ export class Outbox {
       return this.enqueue(Opcode.Text, text, text.length, options);
     }
     this.core.sendText(text);
-    return this.write(options);
+    return this.batched(options);
   }
 
   /** Sends a binary message. */
@@ -86,7 +104,7 @@ export class Outbox {
       return this.enqueue(Opcode.Binary, bytes, bytes.length, options);
     }
     this.core.sendBinary(bytes);
-    return this.write(options);
+    return this.batched(options);
   }
 
   /** Sends bytes that are already complete frames (framed once for many connections). */
@@ -94,21 +112,33 @@ export class Outbox {
     if (this.overLimit(frames.length)) return this.overflow(options);
     if (this.queue !== null) return this.enqueue(0, [frames], frames.length, options);
     this.core.sendPrepared(frames);
-    return this.write(options);
+    return this.batched(options);
   }
 
-  /** Writes what the protocol queued (a ping, pongs, a close frame), after anything waiting. */
+  /**
+   * Writes what the protocol queued (messages, pings, pongs, a close frame), after anything
+   * waiting for compression; `done` is told when it has been written.
+   */
   flush(done?: Done): void {
+    this.scheduled = false;
+    if (done !== undefined) this.completions.push(done);
     const chunks = this.core.takeOutgoing();
+    const completions = this.completions;
+    if (completions.length !== 0) this.completions = [];
+    const callback =
+      completions.length === 0 ? undefined : completions.length === 1 ? completions[0] : all(completions);
     if (this.queue !== null) {
-      if (chunks.length !== 0 || done !== undefined) this.push(0, chunks, 0, false, done);
+      if (chunks.length !== 0 || callback !== undefined) this.push(0, chunks, 0, false, callback);
       return;
     }
-    this.writeChunks(chunks, done);
+    this.writeChunks(chunks, callback);
   }
 
   /** The connection is gone: everything still waiting fails. */
   abort(): void {
+    const completions = this.completions;
+    this.completions = [];
+    for (const done of completions) done(new ChannelClosedError());
     const queue = this.queue;
     this.queue = null;
     this.queuedBytes = 0;
@@ -200,9 +230,15 @@ export class Outbox {
     );
   }
 
-  /** Writes what the protocol queued for a direct send and reports its completion. */
-  private write(options: SendOptions | undefined): Promise<SendStatus> {
-    return this.track(options, (done) => this.writeChunks(this.core.takeOutgoing(), done));
+  /** A send framed into the protocol's bytes: written with the batch, completed with it. */
+  private batched(options: SendOptions | undefined): Promise<SendStatus> {
+    return this.track(options, (done) => {
+      this.completions.push(done);
+      if (!this.holding && !this.scheduled) {
+        this.scheduled = true;
+        process.nextTick(flushLater, this);
+      }
+    });
   }
 
   /** A promise for one send: settled by `done`, or by its timeout. */
@@ -234,9 +270,22 @@ export class Outbox {
       if (done !== undefined) process.nextTick(done);
       return;
     }
+    if (last > 0) socket.cork();
     for (let i = 0; i < last; i++) socket.write(chunks[i]!);
     socket.write(chunks[last]!, done);
+    if (last > 0) socket.uncork();
   }
+}
+
+function flushLater(outbox: Outbox): void {
+  outbox.flush();
+}
+
+/** One completion for a batch: reports to every send in it. */
+function all(completions: readonly Done[]): Done {
+  return (error) => {
+    for (const done of completions) done(error);
+  };
 }
 
 /** Reports a promise's outcome to the send callback; marks it handled so no rejection goes unhandled. */

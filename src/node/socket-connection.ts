@@ -18,6 +18,7 @@ import { ChannelClosedError, InvalidArgumentError } from "../errors.js";
 import type { IdleSweeper, IdleTarget } from "./timers.js";
 import { MessageDeflater, MessageInflater, type ZlibLimiter } from "./zlib.js";
 import { Outbox, settle } from "./outbox.js";
+import type { TopicIndex } from "../pubsub/topics.js";
 
 /** What every connection of one handler shares. */
 export interface HandlerContext<T> {
@@ -31,6 +32,8 @@ export interface HandlerContext<T> {
   pending: number;
   /** Bounds this handler's concurrent zlib work; undefined when compression is off. */
   readonly zlib: ZlibLimiter | undefined;
+  /** This handler's topics: topic → subscribed connections. */
+  readonly topics: TopicIndex<SocketConnection<T>>;
 }
 
 const kConnection = Symbol("undercurrent.connection");
@@ -77,6 +80,7 @@ export class SocketConnection<T> implements IdleTarget {
       maxPayload: options.maxPayload,
       maxFragments: options.maxFragments,
       compression: deflate !== undefined,
+      allocate: Buffer.allocUnsafe,
     });
     const compression = options.compression;
     if (deflate !== undefined && compression !== undefined && context.zlib !== undefined) {
@@ -187,7 +191,7 @@ export class SocketConnection<T> implements IdleTarget {
   /** Turns the protocol's events into callbacks and writes what it queued. */
   private process(): void {
     const socket = this.socket;
-    socket.cork();
+    this.outbox.hold();
     for (let event = this.core.nextEvent(); event !== undefined; event = this.core.nextEvent()) {
       switch (event.type) {
         case "text":
@@ -214,8 +218,7 @@ export class SocketConnection<T> implements IdleTarget {
           break;
       }
     }
-    this.outbox.flush();
-    socket.uncork();
+    this.outbox.release();
     if (this.core.closeExpected()) this.endTransport();
     // A peer that does not read what we send is not fed more input to answer (DESIGN §3).
     else if (socket.writableNeedDrain) this.throttled = true;
@@ -313,6 +316,7 @@ export class SocketConnection<T> implements IdleTarget {
     this.closeTimer = null;
     this.context.connections.delete(this.channel);
     this.context.idle.delete(this);
+    this.context.topics.unsubscribeAll(this);
     this.outbox.abort();
     this.inflater?.release();
     if (this.held === null) this.report();

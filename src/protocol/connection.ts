@@ -14,7 +14,8 @@ import { Opcode, isControl } from "./opcodes.js";
 import { CloseCode, isValidReceivedCloseCode } from "./close-codes.js";
 import { ProtocolError } from "./errors.js";
 import { FrameParser, type FrameSink } from "./frame-parser.js";
-import { encodeClosePayload, frameChunks, headerSize, truncateReason, writeHeader } from "./frame-codec.js";
+import { encodeClosePayload, truncateReason } from "./frame-codec.js";
+import { Outgoing, type Allocate } from "./outgoing.js";
 import { StreamingUtf8Decoder, decodeUtf8 } from "./utf8.js";
 import type { ProtocolEvent } from "./events.js";
 
@@ -26,12 +27,11 @@ export interface ProtocolOptions {
   maxFragments: number;
   /** permessage-deflate was agreed: RSV1 marks compressed messages (RFC 7692 §6). */
   compression?: boolean;
+  /** Allocates outgoing buffers; default `new Uint8Array`. */
+  allocate?: Allocate;
 }
 
-/** Payloads up to this size are copied next to their header into one write. */
-const COPY_LIMIT = 1024;
 const EMPTY = new Uint8Array(0);
-const encoder = new TextEncoder();
 
 /** One WebSocket connection's protocol state, server side. */
 export class ProtocolConnection implements FrameSink {
@@ -39,7 +39,7 @@ export class ProtocolConnection implements FrameSink {
   private readonly maxPayload: number;
   private readonly maxFragments: number;
 
-  private outgoing: Uint8Array[] = [];
+  private readonly outgoing: Outgoing;
   private readonly events: ProtocolEvent[] = [];
   private eventHead = 0;
 
@@ -72,6 +72,7 @@ export class ProtocolConnection implements FrameSink {
     this.maxPayload = options.maxPayload;
     this.maxFragments = options.maxFragments;
     this.parser = new FrameParser(this);
+    this.outgoing = new Outgoing(options.allocate);
     if (options.compression === true) this.parser.allowedRsv = 0x4;
   }
 
@@ -195,29 +196,24 @@ export class ProtocolConnection implements FrameSink {
 
   /** The bytes to write, in order, since the last call. */
   takeOutgoing(): Uint8Array[] {
-    const out = this.outgoing;
-    if (out.length !== 0) this.outgoing = [];
-    return out;
+    return this.outgoing.take();
   }
 
   /** Whether bytes are waiting in {@link takeOutgoing}. */
   hasOutgoing(): boolean {
-    return this.outgoing.length !== 0;
+    return !this.outgoing.empty;
+  }
+
+  /** Bytes waiting in {@link takeOutgoing}. */
+  get outgoingSize(): number {
+    return this.outgoing.size;
   }
 
   /** Queues a text message. Returns false (and queues nothing) once a close frame was sent. */
   sendText(text: string): boolean {
     if (this.closeSentFlag) return false;
-    const max = text.length * 3;
-    if (max <= COPY_LIMIT) {
-      const buffer = new Uint8Array(4 + max);
-      const { written } = encoder.encodeInto(text, buffer.subarray(4));
-      const start = 4 - headerSize(written);
-      writeHeader(buffer, start, Opcode.Text, written);
-      this.outgoing.push(buffer.subarray(start, 4 + written));
-      return true;
-    }
-    return this.sendFrame(Opcode.Text, encoder.encode(text));
+    this.outgoing.text(text);
+    return true;
   }
 
   /** Queues a binary message. Returns false once a close frame was sent. */
@@ -241,7 +237,7 @@ export class ProtocolConnection implements FrameSink {
    */
   sendFrame(opcode: number, payload: Uint8Array, fin = true, rsv1 = false): boolean {
     if (this.closeSentFlag) return false;
-    for (const chunk of frameChunks(opcode, payload, fin, rsv1)) this.outgoing.push(chunk);
+    this.outgoing.frame(opcode, payload, fin, rsv1);
     return true;
   }
 
@@ -251,7 +247,7 @@ export class ProtocolConnection implements FrameSink {
    */
   sendPrepared(frames: Uint8Array): boolean {
     if (this.closeSentFlag) return false;
-    this.outgoing.push(frames);
+    this.outgoing.raw(frames);
     return true;
   }
 

@@ -1,0 +1,114 @@
+/**
+ * The bytes a connection has to send, in order. Small frames are written one after another
+ * into a shared slab, so a batch of replies is one contiguous buffer and one write; large
+ * payloads are queued by reference after their header, never copied.
+ * @module
+ */
+
+import { headerSize, writeHeader } from "./frame-codec.js";
+import { Opcode } from "./opcodes.js";
+
+/** Allocates an uninitialised byte array (the adapter passes a pooled, non-zeroing one). */
+export type Allocate = (size: number) => Uint8Array;
+
+/** Payloads up to this size are copied into the slab; larger ones are queued by reference. */
+const COPY_LIMIT = 2048;
+const SLAB_SIZE = 16 * 1024;
+const encoder = new TextEncoder();
+const defaultAllocate: Allocate = (size) => new Uint8Array(size);
+
+/** An ordered queue of outgoing chunks with a slab for small frames. */
+export class Outgoing {
+  private readonly allocate: Allocate;
+  private chunks: Uint8Array[] = [];
+  private slab: Uint8Array | null = null;
+  /** Start of the bytes in the slab not yet handed out. */
+  private start = 0;
+  /** End of the bytes written into the slab. */
+  private end = 0;
+  /** Bytes queued, for backpressure accounting. */
+  size = 0;
+
+  constructor(allocate: Allocate = defaultAllocate) {
+    this.allocate = allocate;
+  }
+
+  /** Whether anything is queued. */
+  get empty(): boolean {
+    return this.size === 0;
+  }
+
+  /** Takes everything queued, in order. */
+  take(): Uint8Array[] {
+    this.seal();
+    const out = this.chunks;
+    if (out.length !== 0) this.chunks = [];
+    this.size = 0;
+    return out;
+  }
+
+  /** Queues one unmasked frame. */
+  frame(opcode: number, payload: Uint8Array, fin = true, rsv1 = false): void {
+    const length = payload.length;
+    const header = headerSize(length);
+    this.size += header + length;
+    if (length <= COPY_LIMIT) {
+      const at = this.reserve(header + length);
+      writeHeader(this.slab!, at, opcode, length, fin, rsv1);
+      this.slab!.set(payload, at + header);
+      this.end = at + header + length;
+      return;
+    }
+    const at = this.reserve(header);
+    writeHeader(this.slab!, at, opcode, length, fin, rsv1);
+    this.end = at + header;
+    this.seal();
+    this.chunks.push(payload);
+  }
+
+  /** Queues a text frame, encoding the string straight into the slab when it is small. */
+  text(text: string): void {
+    if (text.length * 3 > COPY_LIMIT) {
+      this.frame(Opcode.Text, encoder.encode(text));
+      return;
+    }
+    // Reserve room for the longest header this text can need, encode, then fix the header up.
+    const maxHeader = text.length * 3 < 126 ? 2 : 4;
+    const at = this.reserve(maxHeader + text.length * 3);
+    const slab = this.slab!;
+    const { written } = encoder.encodeInto(
+      text,
+      slab.subarray(at + maxHeader, at + maxHeader + text.length * 3),
+    );
+    const header = headerSize(written);
+    if (header < maxHeader) slab.copyWithin(at + header, at + maxHeader, at + maxHeader + written);
+    writeHeader(slab, at, Opcode.Text, written);
+    this.end = at + header + written;
+    this.size += header + written;
+  }
+
+  /** Queues bytes that already are complete frames, by reference. */
+  raw(bytes: Uint8Array): void {
+    this.seal();
+    this.chunks.push(bytes);
+    this.size += bytes.length;
+  }
+
+  /** Makes room for `size` bytes at the end of the slab; returns where they start. */
+  private reserve(size: number): number {
+    if (this.slab === null || this.end + size > this.slab.length) {
+      this.seal();
+      this.slab = this.allocate(Math.max(SLAB_SIZE, size));
+      this.start = 0;
+      this.end = 0;
+    }
+    return this.end;
+  }
+
+  /** Moves the slab bytes written so far into the chunk list. */
+  private seal(): void {
+    if (this.end === this.start) return;
+    this.chunks.push(this.slab!.subarray(this.start, this.end));
+    this.start = this.end;
+  }
+}
