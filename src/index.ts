@@ -44,3 +44,13 @@ export {
   InvalidArgumentError,
   type ProtocolErrorCode,
 } from "./errors.js";
+export { MemoryBroker } from "./pubsub/memory.js";
+export {
+  Publication,
+  encodeEnvelope,
+  decodeEnvelope,
+  type Broker,
+  type BrokerTarget,
+  type Envelope,
+  type TopicMessage,
+} from "./pubsub/broker.js";

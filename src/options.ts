@@ -5,6 +5,7 @@
 
 import type { IncomingMessage } from "node:http";
 import { InvalidArgumentError } from "./errors.js";
+import type { Broker } from "./pubsub/broker.js";
 
 /** The HTTP side of an upgrade: the request, and its URL parsed. */
 export interface Exchange {
@@ -125,6 +126,14 @@ export interface Options<T = unknown> {
    * (the send resolves `"dropped"`), or `"buffer"` it anyway.
    */
   readonly backpressure?: BackpressurePolicy;
+  /**
+   * Carries published messages between handlers and processes (see `channel.publish`): a
+   * `MemoryBroker` shared with other handlers of this process, or a `RedisBroker` from
+   * `undercurrent/redis` to join processes. Default: an in-process broker of this handler's
+   * own, closed with the handler. A broker passed here is detached, not closed, by
+   * `handler.close()`.
+   */
+  readonly broker?: Broker;
 }
 
 /** The defaults, one place. */

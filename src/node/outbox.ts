@@ -121,6 +121,7 @@ export class Outbox {
    */
   flush(done?: Done): void {
     this.scheduled = false;
+    this.shared = null;
     if (done !== undefined) this.completions.push(done);
     const chunks = this.core.takeOutgoing();
     const completions = this.completions;
@@ -136,6 +137,7 @@ export class Outbox {
 
   /** The connection is gone: everything still waiting fails. */
   abort(): void {
+    this.shared = null;
     const completions = this.completions;
     this.completions = [];
     for (const done of completions) done(new ChannelClosedError());
@@ -170,6 +172,8 @@ export class Outbox {
     options: SendOptions | undefined,
   ): Promise<SendStatus> {
     const compress = opcode !== 0 && this.compresses(size, options);
+    // Whatever is batched goes first, so the queue cannot overtake it.
+    if (this.queue === null) this.flush();
     return this.track(options, (done) => this.push(opcode, data, size, compress, done));
   }
 
@@ -232,13 +236,27 @@ export class Outbox {
 
   /** A send framed into the protocol's bytes: written with the batch, completed with it. */
   private batched(options: SendOptions | undefined): Promise<SendStatus> {
-    return this.track(options, (done) => {
-      this.completions.push(done);
-      if (!this.holding && !this.scheduled) {
-        this.scheduled = true;
-        process.nextTick(flushLater, this);
-      }
-    });
+    if (!this.holding && !this.scheduled) {
+      this.scheduled = true;
+      process.nextTick(flushLater, this);
+    }
+    // Sends without a callback or timeout share one promise per batch: they complete together.
+    if (options?.callback === undefined && options?.timeout === undefined) return this.batchPromise();
+    return this.track(options, (done) => this.completions.push(done));
+  }
+
+  private shared: Promise<SendStatus> | null = null;
+
+  private batchPromise(): Promise<SendStatus> {
+    if (this.shared !== null) return this.shared;
+    const promise = new Promise<SendStatus>((resolve, reject) =>
+      this.completions.push((error) => {
+        if (error) reject(new ChannelClosedError("the connection closed before the send was written", error));
+        else resolve("sent");
+      }),
+    );
+    promise.catch(noop);
+    return (this.shared = promise);
   }
 
   /** A promise for one send: settled by `done`, or by its timeout. */

@@ -158,7 +158,8 @@ function checkTopic(topic: string): void {
 function toMessage(message: string | BinaryData): string | Uint8Array {
   if (typeof message === "string" || message instanceof Uint8Array) return message;
   if (message instanceof ArrayBuffer) return new Uint8Array(message);
-  if (ArrayBuffer.isView(message)) return new Uint8Array(message.buffer, message.byteOffset, message.byteLength);
+  if (ArrayBuffer.isView(message))
+    return new Uint8Array(message.buffer, message.byteOffset, message.byteLength);
   throw new InvalidArgumentError("a published message is a string or bytes");
 }
 
