@@ -28,6 +28,11 @@ export interface SendCompression {
 
 type Done = (error?: Error | null) => void;
 
+/** Told when a send did not fit under the `"close"` policy. */
+export interface OutboxOwner {
+  overflowed(): void;
+}
+
 /** A send waiting behind a compression. */
 interface Waiting {
   /** Text or Binary for messages; 0 for frames the protocol already built. */
@@ -47,7 +52,7 @@ export class Outbox {
   private readonly core: ProtocolConnection;
   private readonly options: ResolvedOptions<unknown>;
   private readonly compression: SendCompression | undefined;
-  private readonly onOverflow: () => void;
+  private readonly owner: OutboxOwner;
   private queue: Waiting[] | null = null;
   private queuedBytes = 0;
   private compressing = false;
@@ -62,13 +67,13 @@ export class Outbox {
     core: ProtocolConnection,
     options: ResolvedOptions<unknown>,
     compression: SendCompression | undefined,
-    onOverflow: () => void,
+    owner: OutboxOwner,
   ) {
     this.socket = socket;
     this.core = core;
     this.options = options;
     this.compression = compression;
-    this.onOverflow = onOverflow;
+    this.owner = owner;
   }
 
   /** Bytes accepted and not yet handed to the operating system. */
@@ -161,7 +166,7 @@ export class Outbox {
   /** Applies the backpressure policy to a send that does not fit. */
   private overflow(options: SendOptions | undefined): Promise<SendStatus> {
     if (this.options.backpressure === "drop") return observe(Promise.resolve("dropped"), options);
-    this.onOverflow();
+    this.owner.overflowed();
     return settle(new BackpressureError(this.options.maxBackpressure), options);
   }
 

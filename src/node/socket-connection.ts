@@ -96,14 +96,12 @@ export class SocketConnection<T> implements IdleTarget {
         this.core,
         options as ResolvedOptions<unknown>,
         { deflater, limiter: context.zlib, threshold: compression.threshold },
-        () => this.overflowed(),
+        this,
       );
     } else {
       this.extensions = "";
       this.inflater = undefined;
-      this.outbox = new Outbox(socket, this.core, options as ResolvedOptions<unknown>, undefined, () =>
-        this.overflowed(),
-      );
+      this.outbox = new Outbox(socket, this.core, options as ResolvedOptions<unknown>, undefined, this);
     }
     this.channel = new Channel<T>(this);
   }
@@ -376,8 +374,8 @@ export class SocketConnection<T> implements IdleTarget {
     );
   }
 
-  /** The `"close"` backpressure policy: a send did not fit. */
-  private overflowed(): void {
+  /** @internal The `"close"` backpressure policy: a send did not fit. */
+  overflowed(): void {
     void this.close(CloseCode.PolicyViolation, "backpressure limit exceeded").catch(noop);
   }
 

@@ -52,6 +52,20 @@ export function requestUrl(request: IncomingMessage): URL {
   }
 }
 
+/** The exchange of an upgrade; its URL is parsed only if someone reads it. */
+class UpgradeExchange implements Exchange {
+  readonly request: IncomingMessage;
+  #url: URL | undefined;
+
+  constructor(request: IncomingMessage) {
+    this.request = request;
+  }
+
+  get url(): URL {
+    return (this.#url ??= requestUrl(this.request));
+  }
+}
+
 /** Performs the opening handshake on an upgrade request this handler takes. */
 export function acceptUpgrade<T>(
   context: HandlerContext<T>,
@@ -66,7 +80,7 @@ export function acceptUpgrade<T>(
   if (context.connections.size + context.pending >= options.maxConnections) {
     return refuseUpgrade(socket, 503, "too many connections");
   }
-  const exchange: Exchange = { request, url: requestUrl(request) };
+  const exchange: Exchange = new UpgradeExchange(request);
 
   try {
     if (options.allowOrigin !== undefined && !options.allowOrigin(header(request, "origin"), exchange)) {

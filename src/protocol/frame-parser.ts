@@ -31,8 +31,8 @@ export class FrameParser {
 
   private readonly sink: FrameSink;
   private state = HEADER;
-  /** A header split across inputs: at most 2 + 8 + 4 bytes. */
-  private readonly spill = new Uint8Array(14);
+  /** A header split across inputs (at most 2 + 8 + 4 bytes), allocated the first time one is. */
+  private spill: Uint8Array | null = null;
   private spillLength = 0;
   private mask = 0;
   private remaining = 0;
@@ -87,13 +87,14 @@ export class FrameParser {
       next = pos + sizeOf(data, pos);
     } else {
       // Gather the header in the spill buffer: first the two fixed bytes, then the rest.
-      while (this.spillLength < 2 && pos < data.length) this.spill[this.spillLength++] = data[pos++]!;
+      const spill = (this.spill ??= new Uint8Array(14));
+      while (this.spillLength < 2 && pos < data.length) spill[this.spillLength++] = data[pos++]!;
       if (this.spillLength < 2) return pos;
-      this.check(this.spill[0]!, this.spill[1]!);
-      const size = sizeOf(this.spill, 0);
-      while (this.spillLength < size && pos < data.length) this.spill[this.spillLength++] = data[pos++]!;
+      this.check(spill[0]!, spill[1]!);
+      const size = sizeOf(spill, 0);
+      while (this.spillLength < size && pos < data.length) spill[this.spillLength++] = data[pos++]!;
       if (this.spillLength < size) return pos;
-      src = this.spill;
+      src = spill;
       at = 0;
       next = pos;
       this.spillLength = 0;
