@@ -1,0 +1,78 @@
+/**
+ * Compile-only checks of the public typings: `npm run typecheck` fails if a line marked
+ * `@ts-expect-error` starts compiling, or if a correct use stops compiling.
+ */
+import {
+  CloseCode,
+  handshake,
+  serve,
+  type Callbacks,
+  type Channel,
+  type SendStatus,
+  type UpgradeDecision,
+} from "undercurrent";
+
+interface User {
+  name: string;
+}
+
+export const typed = handshake<User>(
+  {
+    onConnect({ channel, exchange }) {
+      const name: string | undefined = channel.data?.name;
+      const path: string = exchange.url.pathname;
+      void [name, path];
+    },
+    onMessage({ channel, text, data }) {
+      if (text !== undefined) {
+        const upper: string = text.toUpperCase();
+        const sent: Promise<SendStatus> = channel.sendText(upper);
+        void sent;
+      } else {
+        const bytes: Buffer = data;
+        void channel.sendBinary(bytes, { timeout: 100, callback: (error) => void error });
+      }
+      // @ts-expect-error: sendText takes a string
+      void channel.sendText(42);
+      // @ts-expect-error: data is typed per connection
+      channel.data = { nick: "x" };
+    },
+    onClose({ code, reason }) {
+      const c: number = code;
+      const r: string = reason;
+      void [c, r];
+    },
+    onError({ error }) {
+      const message: string = error.message;
+      void message;
+    },
+  },
+  {
+    onUpgrade: async ({ url }): Promise<UpgradeDecision<User>> => ({
+      data: { name: url.searchParams.get("n") ?? "" },
+    }),
+    backpressure: "drop",
+    compression: { serverNoContextTakeover: true },
+  },
+);
+
+// @ts-expect-error: an unknown backpressure policy
+handshake({}, { backpressure: "explode" });
+
+// @ts-expect-error: onUpgrade's data must match the channel data type
+handshake<User>({}, { onUpgrade: () => ({ data: { nick: 1 } }) });
+
+/** A class instance works as callbacks; `this` is the instance. */
+class Room implements Callbacks<User> {
+  readonly members = new Set<Channel<User>>();
+  onConnect({ channel }: { channel: Channel<User> }): void {
+    this.members.add(channel);
+  }
+}
+export const rooms = handshake<User>(new Room());
+
+export async function closeAll(): Promise<void> {
+  const server = await serve(typed, { port: 0 });
+  for (const channel of typed.connections) await channel.close(CloseCode.GoingAway, "bye");
+  await server.close();
+}
