@@ -35,7 +35,7 @@ export interface OutboxOwner {
 
 /** A send waiting behind a compression. */
 interface Waiting {
-  /** Text or Binary for messages; 0 for frames the protocol already built. */
+  /** Text or Binary for messages; 0 for frames the protocol already built; END to end TCP. */
   opcode: number;
   data: string | Uint8Array | Uint8Array[];
   compress: boolean;
@@ -45,6 +45,8 @@ interface Waiting {
 }
 
 const noop = (): void => {};
+/** A queue item that ends the TCP connection. */
+const END = -1;
 
 /** Queues, compresses and writes one connection's frames. */
 export class Outbox {
@@ -140,6 +142,13 @@ export class Outbox {
     this.writeChunks(chunks, callback);
   }
 
+  /** Ends the TCP connection once everything accepted so far has been written. */
+  end(): void {
+    this.flush();
+    if (this.queue === null) this.socket.end();
+    else this.push(END, [], 0, false, undefined);
+  }
+
   /** The connection is gone: everything still waiting fails. */
   abort(): void {
     this.shared = null;
@@ -207,7 +216,8 @@ export class Outbox {
       }
       queue.shift();
       this.queuedBytes -= item.size;
-      if (item.opcode === 0) this.writeChunks(item.data as Uint8Array[], item.done);
+      if (item.opcode === END) this.socket.end();
+      else if (item.opcode === 0) this.writeChunks(item.data as Uint8Array[], item.done);
       else {
         const payload = typeof item.data === "string" ? Buffer.from(item.data) : (item.data as Uint8Array);
         this.writeChunks(frameChunks(item.opcode, payload, true, item.rsv1), item.done);

@@ -302,7 +302,7 @@ export class SocketConnection<T> implements IdleTarget {
 
   /** @internal The peer half-closed TCP. */
   endOfInput(): void {
-    if (!this.socketClosed) this.socket.end();
+    if (!this.socketClosed) this.outbox.end();
   }
 
   /** @internal TCP is gone. */
@@ -404,7 +404,8 @@ export class SocketConnection<T> implements IdleTarget {
   /** Both close frames have crossed: close TCP once our bytes are out (§7.1.1). */
   private endTransport(): void {
     if (this.socketClosed) return;
-    this.socket.end();
+    // After any message still being compressed, and the close frame queued behind it.
+    this.outbox.end();
     this.armCloseTimer();
   }
 

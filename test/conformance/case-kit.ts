@@ -33,7 +33,24 @@ export type Step =
    */
   | { kind: "checkpoint"; label: string; ms: number }
   /** Wait until `count` events have been observed in total (round trips, category 9). */
-  | { kind: "await"; count: number };
+  | { kind: "await"; count: number }
+  /**
+   * Send one message, encoded when the step runs: compressed with the permessage-deflate the
+   * case negotiated (unless `compress` is false), its (compressed) payload cut into frames of
+   * `fragmentSize` bytes (categories 12 and 13).
+   */
+  | MessageStep
+  /** Send several messages (encoded as for `message`) in one write: pipelined. */
+  | { kind: "messages"; items: readonly MessageStep[] };
+
+/** A message to send, encoded when the step runs. */
+export interface MessageStep {
+  kind: "message";
+  opcode: number;
+  payload: Buffer;
+  compress?: boolean;
+  fragmentSize?: number;
+}
 
 /** How the connection must end (Autobahn's `expectedClose`). */
 export interface CloseExpectation {
@@ -78,6 +95,11 @@ export interface ConformanceCase {
   timeoutMs?: number;
   /** Runs alone (large transfers). */
   heavy?: boolean;
+  /**
+   * Offer these extensions in the opening handshake (`Sec-WebSocket-Extensions`). The answer
+   * must fit the offer (else FAILED); a server that declines makes the case UNIMPLEMENTED.
+   */
+  extensions?: string;
 }
 
 /** How long a fail-fast checkpoint waits (Autobahn waits 1 s; a server that fails fast answers in ms). */
@@ -159,6 +181,16 @@ export const sendChopped = (frames: Buffer[], size = 1, delayMs = 1): Step => ({
   delayMs,
 });
 export const pause = (ms: number): Step => ({ kind: "pause", ms });
+/** One message, compressed with the negotiated permessage-deflate when the step runs. */
+export const message = (
+  opcode: number,
+  payload: Bytes,
+  more: { compress?: boolean; fragmentSize?: number } = {},
+): MessageStep => ({ kind: "message", opcode, payload: toBuffer(payload), ...more });
+/** Several messages in one write. */
+export const pipelined = (...items: MessageStep[]): Step => ({ kind: "messages", items });
+/** Wait until `count` events have been observed in all. */
+export const awaitEvents = (count: number): Step => ({ kind: "await", count });
 export const checkpoint = (label: string, ms = CHECKPOINT_MS): Step => ({ kind: "checkpoint", label, ms });
 export const closeStep = (code?: number, reason?: Bytes): Step => ({
   kind: "close",

@@ -12,6 +12,8 @@ import { utf8Cases } from "./cases-6-utf8.js";
 import { closeCases } from "./cases-7-close.js";
 import { limitCases } from "./cases-9-limits.js";
 import { autoFragmentationCases } from "./cases-10-autofragment.js";
+import { compressionCases } from "./cases-12-compression.js";
+import { compressionParameterCases } from "./cases-13-compression-params.js";
 
 /** Category number → title, as in Autobahn's report. */
 export const CATEGORY_TITLES: Readonly<Record<number, string>> = {
@@ -24,6 +26,8 @@ export const CATEGORY_TITLES: Readonly<Record<number, string>> = {
   7: "Close Handling",
   9: "Limits/Performance",
   10: "Auto-Fragmentation",
+  12: "WebSocket Compression (different payloads)",
+  13: "WebSocket Compression (different parameters)",
 };
 
 /** All cases. */
@@ -37,6 +41,8 @@ export const allCases: readonly ConformanceCase[] = [
   ...closeCases,
   ...limitCases,
   ...autoFragmentationCases,
+  ...compressionCases,
+  ...compressionParameterCases,
 ];
 
 /** The cases whose id is listed, or which start with a listed prefix followed by a dot ("6" → all of 6). */

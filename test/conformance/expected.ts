@@ -53,3 +53,38 @@ export const RSV_CASES = ids("3.1-7");
 
 /** Every case that sends a close code that may not be received. */
 export const INVALID_CLOSE_CODE_CASES = ids("7.9.1-9", "7.10.1");
+
+/**
+ * Every case that needs permessage-deflate (categories 12 and 13): UNIMPLEMENTED on a server
+ * that declines it, such as the raw echo server.
+ */
+export const COMPRESSION_CASES = ids(
+  "12.1.1-18",
+  "12.2.1-18",
+  "12.3.1-18",
+  "12.4.1-18",
+  "12.5.1-18",
+  "12.6.1-9",
+  "13.1.1-18",
+  "13.2.1-18",
+  "13.3.1-18",
+  "13.4.1-18",
+  "13.5.1-18",
+  "13.6.1-18",
+  "13.7.1-18",
+  "13.8.1-18",
+  "13.9.1-18",
+  "13.10.1-18",
+  "13.11.1-18",
+  "13.12.1-18",
+  "13.13.1-18",
+  "13.14.1-18",
+  "13.15.1-18",
+  "13.16.1-18",
+  "13.17.1-18",
+  "13.18.1-18",
+  "13.19.1-18",
+  "13.20.1-18",
+  "13.21.1-18",
+  "13.22.1-18",
+);

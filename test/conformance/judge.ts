@@ -8,6 +8,9 @@
  * the client had to drop TCP because the server did not → FAILED BY CLIENT. For the UTF-8
  * cases, a close by the wrong side makes the whole case FAILED (the server never noticed).
  *
+ * A case that needs an extension the server declined is UNIMPLEMENTED (never judged further);
+ * an extension answer that does not fit the offer is FAILED.
+ *
  * One verdict comes out: INFORMATIONAL cases are never judged; otherwise FAILED if either part
  * failed (WRONG CODE and UNCLEAN count as failures, as in undici's Autobahn gate), NON-STRICT
  * if the behaviour was NON-STRICT or the client had to drop TCP (RFC 6455 §7.1.1: the server
@@ -28,8 +31,10 @@ export interface RunRecord {
   tcpEnd: TcpEnd | undefined;
   /** Frames the server should never have sent. */
   violations: readonly string[];
-  /** The run could not happen (handshake failed, the runner broke). */
+  /** The run could not happen (handshake failed, the runner broke, an unacceptable extension answer). */
   error: string | undefined;
+  /** The server declined the extension the case needs (Autobahn: UNIMPLEMENTED). */
+  unimplemented?: string;
 }
 
 export type CloseBehavior = "OK" | "FAILED" | "UNCLEAN" | "WRONG CODE" | "FAILED BY CLIENT";
@@ -37,7 +42,7 @@ export type CloseBehavior = "OK" | "FAILED" | "UNCLEAN" | "WRONG CODE" | "FAILED
 /** The judgement of one run. */
 export interface Judgement {
   verdict: Verdict;
-  behavior: "OK" | "NON-STRICT" | "FAILED";
+  behavior: "OK" | "NON-STRICT" | "FAILED" | "UNIMPLEMENTED";
   closeBehavior: CloseBehavior;
   /** Why, in one line, when the verdict is not OK (and for INFORMATIONAL cases). */
   detail: string;
@@ -97,6 +102,14 @@ export function describeClose(r: RunRecord): string {
 export function judge(expect: Expectation, ok: readonly Observed[], r: RunRecord): Judgement {
   if (r.error !== undefined) {
     return { verdict: "FAILED", behavior: "FAILED", closeBehavior: "FAILED", detail: r.error };
+  }
+  if (r.unimplemented !== undefined) {
+    return {
+      verdict: "UNIMPLEMENTED",
+      behavior: "UNIMPLEMENTED",
+      closeBehavior: "OK",
+      detail: r.unimplemented,
+    };
   }
   let behavior: Judgement["behavior"] = "FAILED";
   if (sameEvents(r.observed, ok)) behavior = "OK";

@@ -9,7 +9,7 @@
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Opcode, RawClient, type ReceivedFrame } from "../helpers/raw-client.js";
-import type { ConformanceCase, Observed, Step } from "./case-kit.js";
+import type { ConformanceCase, MessageStep, Observed, Step } from "./case-kit.js";
 import { describeClose, describeEvents, isPrefix, judge, type Judgement, type RunRecord } from "./judge.js";
 
 /** Runner settings; the defaults suit a loaded 2-core machine. */
@@ -59,7 +59,7 @@ class Observer {
           if (this.parts !== undefined) this.violations.push("server started a message inside another");
           this.binary = f.opcode === Opcode.Binary;
           this.parts = [f.payload];
-          if (f.fin) this.flush();
+          if (f.fin) this.flush(f);
           break;
         case Opcode.Continuation:
           if (this.parts === undefined) {
@@ -67,7 +67,7 @@ class Observer {
             break;
           }
           this.parts.push(f.payload);
-          if (f.fin) this.flush();
+          if (f.fin) this.flush(f);
           break;
         case Opcode.Ping:
           this.events.push({ kind: "ping", payload: f.payload });
@@ -87,12 +87,13 @@ class Observer {
     this.events.push({ kind: "timeout", label });
   }
 
-  private flush(): void {
+  /** Ends the message at its last frame (whose `inflated` the client set if it was compressed). */
+  private flush(last: ReceivedFrame): void {
     const parts = this.parts ?? [];
     this.events.push({
       kind: "message",
       binary: this.binary,
-      payload: parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts),
+      payload: last.inflated ?? (parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts)),
     });
     this.parts = undefined;
   }
@@ -107,6 +108,14 @@ const OPCODE_NAMES: Record<number, string> = {
   10: "PONG",
 };
 
+function describeMessage(s: MessageStep): string {
+  const more = [
+    s.compress === false ? "uncompressed" : "compressed",
+    ...(s.fragmentSize ? [`in frames of ${s.fragmentSize} B`] : []),
+  ];
+  return `message ${OPCODE_NAMES[s.opcode] ?? s.opcode} ${s.payload.length} B ${more.join(", ")}`;
+}
+
 /** Decodes the client's own (masked) frames for the report. */
 function describeSent(steps: readonly Step[], max = 12): string {
   const outline: string[] = [];
@@ -117,6 +126,12 @@ function describeSent(steps: readonly Step[], max = 12): string {
       outline.push(`send ${s.bytes.length} B${s.chop ? ` in ${s.chop}-byte chops` : ""}`);
     } else if (s.kind === "close") {
       outline.push(`close(payload 0x${s.payload.toString("hex")})`);
+    } else if (s.kind === "message") {
+      outline.push(describeMessage(s));
+    } else if (s.kind === "messages") {
+      const shown = s.items.slice(0, 4).map(describeMessage);
+      if (s.items.length > 4) shown.push(`… ${s.items.length - 4} more`);
+      outline.push(`${s.items.length} messages in one write (${shown.join("; ")})`);
     } else if (s.kind === "pause") outline.push(`pause ${s.ms} ms`);
     else if (s.kind === "checkpoint") outline.push(`checkpoint ${s.label} (${s.ms} ms)`);
     else outline.push(`await ${s.count}`);
@@ -190,7 +205,7 @@ export async function runCase(
 
   let client: RawClient;
   try {
-    client = await RawClient.connect(url, { timeoutMs: 5000 });
+    client = await RawClient.connect(url, { timeoutMs: 5000, extensions: c.extensions });
   } catch (error) {
     const record: RunRecord = {
       observed: [],
@@ -210,14 +225,42 @@ export async function runCase(
     };
   }
 
+  const offered = c.extensions === undefined ? "" : `offer "${c.extensions}": `;
+  const answer = client.response.headers["sec-websocket-extensions"];
+  if (client.extensionError !== undefined) {
+    // RFC 6455 §4.1, RFC 7692 §5: the client fails the connection.
+    client.destroy();
+    return {
+      ...base,
+      verdict: "FAILED",
+      behavior: "FAILED",
+      closeBehavior: "FAILED",
+      detail: `${offered}${client.extensionError}`,
+      durationMs: performance.now() - started,
+      received: "",
+      closing: `answer ${answer === undefined ? "(none)" : `"${answer}"`}; the client failed the connection`,
+    };
+  }
+  const unimplemented =
+    c.extensions !== undefined && client.deflate === undefined
+      ? `${offered}the server declined permessage-deflate`
+      : undefined;
+  const negotiated = answer === undefined ? "" : `extensions "${answer}"; `;
+
   const observer = new Observer();
   const sync = (): void => observer.update(client.frames);
   const serverEnded = (): boolean => client.serverClose !== undefined || client.tcpEnd !== undefined;
   let error: string | undefined;
 
   try {
-    for (const step of steps) {
-      if (step.kind === "send") {
+    for (const step of unimplemented === undefined ? steps : []) {
+      if (step.kind === "message" || step.kind === "messages") {
+        const items = step.kind === "message" ? [step] : step.items;
+        const bytes = items.map((m) =>
+          client.encodeMessage(m.opcode, m.payload, { compress: m.compress, fragmentSize: m.fragmentSize }),
+        );
+        await client.send(Buffer.concat(bytes));
+      } else if (step.kind === "send") {
         await client.send(step.bytes, { chop: step.chop, delayMs: step.delayMs });
       } else if (step.kind === "close") {
         await client.sendClose({ payload: step.payload });
@@ -236,7 +279,10 @@ export async function runCase(
       }
     }
 
-    if (c.expect.close.closedBy === "client") {
+    if (unimplemented !== undefined) {
+      // Autobahn closes at once.
+      await client.sendClose({ code: 1000 });
+    } else if (c.expect.close.closedBy === "client") {
       // Autobahn's finishWhenDone: close as soon as the events match (or can no longer match).
       await client.waitFor(() => {
         sync();
@@ -270,13 +316,14 @@ export async function runCase(
     tcpEnd: client.tcpEnd,
     violations: [...client.violations, ...observer.violations],
     error,
+    unimplemented,
   };
   return {
     ...base,
     ...judge(c.expect, ok, record),
     durationMs: performance.now() - started,
     received: describeEvents(observer.events),
-    closing: describeClose(record),
+    closing: `${negotiated}${describeClose(record)}`,
   };
 }
 

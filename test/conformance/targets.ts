@@ -12,15 +12,15 @@ import { startRawEchoServer, type Defect, type EchoTarget } from "./raw-echo-ser
 export type { Defect, EchoTarget };
 
 /**
- * The control: `ws`, echoing text as text and binary as binary, 16 MiB messages, no
- * compression, no cap on the number of fragments.
+ * The control: `ws`, echoing text as text and binary as binary, 16 MiB messages,
+ * permessage-deflate with its defaults (categories 12 and 13), no cap on the number of fragments.
  */
 export async function startWsEcho(): Promise<EchoTarget> {
   const wss = new WebSocketServer({
     port: 0,
     host: "127.0.0.1",
     maxPayload: 16 * 1024 * 1024,
-    perMessageDeflate: false,
+    perMessageDeflate: true,
     // ws 8.23 caps a message at 16384 fragments by default (1008 beyond); Autobahn's 9.3.1 and
     // 9.4.1 send 65536. Lift the cap so the control measures RFC 6455 alone.
     maxFragments: 0,

@@ -1,6 +1,7 @@
 /**
  * The server under test: undercurrent as an echo server (text as text, binary as binary,
- * 16 MiB messages). Kept apart from `targets.ts` so that only what tests undercurrent
+ * 16 MiB messages, permessage-deflate with its defaults, so categories 12 and 13 apply and
+ * categories 1–10 run with compression enabled but not negotiated). Kept apart from `targets.ts` so that only what tests undercurrent
  * depends on `src/`.
  * @module
  */
@@ -16,7 +17,7 @@ export async function startUndercurrentEcho(): Promise<EchoTarget> {
         else if (data !== undefined) void channel.sendBinary(data);
       },
     },
-    { maxPayload: 16 * 1024 * 1024 },
+    { maxPayload: 16 * 1024 * 1024, compression: true },
   );
   const server = await serve(handler, { port: 0, host: "127.0.0.1" });
   return { url: server.url, close: () => server.close() };

@@ -1,7 +1,8 @@
 /**
  * The control: `ws` must come out clean. It checks UTF-8 only once a message is complete
  * (its receiver validates in `dataMessage()`), so Autobahn rates it NON-STRICT on the
- * fail-fast cases, and only on those; everything else is OK or INFORMATIONAL.
+ * fail-fast cases, and only on those; everything else is OK or INFORMATIONAL. It runs with
+ * `perMessageDeflate` on, so categories 12 and 13 are judged too (none UNIMPLEMENTED).
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
@@ -28,6 +29,11 @@ test("ws: no case FAILED", () => {
 
 test("ws: NON-STRICT exactly on the fail-fast UTF-8 cases", () => {
   assert.deepEqual(idsWith("NON-STRICT"), FAIL_FAST_CASES, report());
+});
+
+test("ws: permessage-deflate agreed in every case of categories 12 and 13", () => {
+  assert.deepEqual(idsWith("UNIMPLEMENTED"), [], report());
+  assert.ok(results.filter((r) => r.category === 12 || r.category === 13).length > 0);
 });
 
 test("ws: INFORMATIONAL exactly where Autobahn reports it, everything else OK", () => {

@@ -14,12 +14,23 @@
  * await c.sendClose({ code: 1000 });
  * const end = await c.closed();              // { by: "server", reset: false, ... }
  * ```
+ *
+ * With `extensions` it offers permessage-deflate (RFC 7692), checks the server's answer against
+ * the offer, compresses what it is asked to and inflates the server's compressed messages:
+ *
+ * ```ts
+ * const z = await RawClient.connect(url, { extensions: "permessage-deflate; client_max_window_bits" });
+ * z.deflate?.params;                          // what was agreed, or undefined if the server declined
+ * await z.sendMessage(Opcode.Text, "hello hello hello", { fragmentSize: 4 }); // RSV1 on the first frame
+ * const m = await z.nextMessage();            // { binary: false, payload: <inflated>, compressed: true, ... }
+ * ```
  * @module
  */
 import { createHash, randomBytes } from "node:crypto";
 import { connect as netConnect, type Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
+import { constants as zlibConstants, deflateRawSync, inflateRawSync } from "node:zlib";
 
 /** Frame opcodes (RFC 6455 §5.2). */
 export const Opcode = {
@@ -173,6 +184,250 @@ export function chop(bytes: Uint8Array, size: number): Buffer[] {
   return pieces;
 }
 
+// ---- permessage-deflate (RFC 7692), client side -------------------------------------------
+
+/** The permessage-deflate parameters in force on a connection (RFC 7692 §7.1). */
+export interface DeflateParams {
+  /** The server resets its compression context after each message. */
+  serverNoContextTakeover: boolean;
+  /** This client resets its compression context after each message. */
+  clientNoContextTakeover: boolean;
+  /** The LZ77 window the server compresses with, 8–15 (15 when the response does not limit it). */
+  serverMaxWindowBits: number;
+  /** The LZ77 window this client compresses with, 8–15 (15 when the response does not limit it). */
+  clientMaxWindowBits: number;
+}
+
+/** One element of a `Sec-WebSocket-Extensions` header: a name and its parameters in order. */
+export interface ExtensionElement {
+  name: string;
+  /** `true` for a parameter without a value; quoted values are unquoted. */
+  params: Array<[string, string | true]>;
+}
+
+/** The four bytes a sync flush ends with, removed from a compressed message (RFC 7692 §7.2.1). */
+export const DEFLATE_TRAILER = Buffer.from([0x00, 0x00, 0xff, 0xff]);
+
+const EXTENSION_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * Parses a `Sec-WebSocket-Extensions` value (RFC 6455 §9.1). Names and parameter names are
+ * lower-cased.
+ * @throws Error when the syntax is invalid.
+ */
+export function parseExtensionHeader(value: string): ExtensionElement[] {
+  const elements: ExtensionElement[] = [];
+  for (const item of value.split(",")) {
+    if (item.trim() === "") continue;
+    const [name = "", ...rest] = item.split(";").map((part) => part.trim());
+    if (!EXTENSION_TOKEN.test(name)) throw new Error(`invalid extension name ${JSON.stringify(name)}`);
+    const params: Array<[string, string | true]> = [];
+    for (const raw of rest) {
+      const eq = raw.indexOf("=");
+      const key = (eq < 0 ? raw : raw.slice(0, eq)).trim().toLowerCase();
+      if (!EXTENSION_TOKEN.test(key)) throw new Error(`invalid parameter name ${JSON.stringify(key)}`);
+      if (eq < 0) {
+        params.push([key, true]);
+        continue;
+      }
+      let val = raw.slice(eq + 1).trim();
+      if (val.length >= 2 && val.startsWith('"') && val.endsWith('"')) val = val.slice(1, -1);
+      if (!EXTENSION_TOKEN.test(val)) throw new Error(`invalid value ${JSON.stringify(val)} for ${key}`);
+      params.push([key, val]);
+    }
+    elements.push({ name: name.toLowerCase(), params });
+  }
+  return elements;
+}
+
+const DEFLATE_PARAMS = new Set([
+  "server_no_context_takeover",
+  "client_no_context_takeover",
+  "server_max_window_bits",
+  "client_max_window_bits",
+]);
+
+function windowBitsValue(key: string, value: string | true): number {
+  if (value === true || !/^[0-9]{1,2}$/.test(value) || Number(value) < 8 || Number(value) > 15) {
+    throw new Error(`${key} must be an integer 8-15, got ${value === true ? "no value" : value}`);
+  }
+  return Number(value);
+}
+
+/** Whether a (validated) response is acceptable for one offer, per RFC 7692 §7.1; why not if not. */
+function unacceptableFor(
+  offer: ExtensionElement,
+  response: ReadonlyMap<string, string | true>,
+): string | undefined {
+  const offered = new Map<string, string | true>();
+  for (const [key, value] of offer.params) {
+    if (!DEFLATE_PARAMS.has(key) || offered.has(key)) return "the offer itself is invalid";
+    offered.set(key, value);
+  }
+  // §7.1.1.1: an accepted server_no_context_takeover must be echoed.
+  if (offered.has("server_no_context_takeover") && !response.has("server_no_context_takeover")) {
+    return "server_no_context_takeover was offered but is missing from the response";
+  }
+  // §7.1.2.1: an accepted server_max_window_bits must be echoed with a value no larger.
+  const serverBits = offered.get("server_max_window_bits");
+  if (serverBits !== undefined) {
+    const answered = response.get("server_max_window_bits");
+    if (answered === undefined)
+      return `server_max_window_bits=${String(serverBits)} was offered but is missing`;
+    if (Number(answered) > Number(serverBits)) {
+      return `server_max_window_bits=${String(answered)} is larger than the ${String(serverBits)} offered`;
+    }
+  }
+  // §7.1.2.2: client_max_window_bits only if offered, and no larger than an offered value.
+  const clientBits = offered.get("client_max_window_bits");
+  const answeredClient = response.get("client_max_window_bits");
+  if (answeredClient !== undefined) {
+    if (clientBits === undefined) return "client_max_window_bits in the response but not in the offer";
+    if (clientBits !== true && Number(answeredClient) > Number(clientBits)) {
+      return `client_max_window_bits=${String(answeredClient)} is larger than the ${clientBits} offered`;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Checks a server's `Sec-WebSocket-Extensions` answer against what this client offered
+ * (RFC 6455 §4.1, RFC 7692 §5 and §7.1) and returns the agreed permessage-deflate parameters.
+ *
+ * @param offer the header value the client sent (`undefined`: nothing offered)
+ * @param response the header value the server sent (`undefined`: none)
+ * @returns `params` when permessage-deflate was agreed; `undefined` params when the server
+ *   declined every offer; `error` when the answer is one a client must fail the connection for.
+ */
+export function checkDeflateResponse(
+  offer: string | undefined,
+  response: string | undefined,
+): { params: DeflateParams | undefined; error: string | undefined } {
+  const fail = (error: string) => ({ params: undefined, error });
+  if (response === undefined || response.trim() === "") return { params: undefined, error: undefined };
+  if (offer === undefined) return fail(`the server answered extensions "${response}" that nobody offered`);
+  let offers: ExtensionElement[];
+  let answered: ExtensionElement[];
+  try {
+    offers = parseExtensionHeader(offer).filter((e) => e.name === "permessage-deflate");
+    answered = parseExtensionHeader(response);
+  } catch (error) {
+    return fail(`invalid Sec-WebSocket-Extensions answer "${response}": ${(error as Error).message}`);
+  }
+  if (answered.length === 0) return { params: undefined, error: undefined };
+  if (answered.length > 1) return fail(`the server agreed to ${answered.length} extensions: "${response}"`);
+  const element = answered[0] as ExtensionElement;
+  if (element.name !== "permessage-deflate" || offers.length === 0) {
+    return fail(`the server agreed to "${element.name}", which was not offered`);
+  }
+  const params = new Map<string, string | true>();
+  try {
+    for (const [key, value] of element.params) {
+      if (!DEFLATE_PARAMS.has(key)) throw new Error(`unknown parameter ${key}`);
+      if (params.has(key)) throw new Error(`repeated parameter ${key}`);
+      if (key.endsWith("_no_context_takeover") && value !== true) throw new Error(`${key} takes no value`);
+      // §7.1.2.2: in a response client_max_window_bits must have a value.
+      if (key.endsWith("_max_window_bits")) windowBitsValue(key, value);
+      params.set(key, value);
+    }
+  } catch (error) {
+    return fail(`invalid permessage-deflate answer "${response}": ${(error as Error).message}`);
+  }
+  const reasons = offers.map((o) => unacceptableFor(o, params));
+  if (!reasons.includes(undefined)) {
+    return fail(`the answer "${response}" fits none of the offers: ${reasons.join("; ")}`);
+  }
+  const bits = (key: string): number => {
+    const value = params.get(key);
+    return value === undefined ? 15 : Number(value);
+  };
+  return {
+    params: {
+      serverNoContextTakeover: params.has("server_no_context_takeover"),
+      clientNoContextTakeover: params.has("client_no_context_takeover"),
+      serverMaxWindowBits: bits("server_max_window_bits"),
+      clientMaxWindowBits: bits("client_max_window_bits"),
+    },
+    error: undefined,
+  };
+}
+
+/** How much history a compression context can reach: the largest window, 32 KiB. */
+const MAX_WINDOW = 1 << 15;
+
+function keepTail(history: Buffer, added: Buffer): Buffer {
+  if (added.length >= MAX_WINDOW) return Buffer.from(added.subarray(added.length - MAX_WINDOW));
+  const joined = Buffer.concat([history, added]);
+  return joined.length > MAX_WINDOW ? Buffer.from(joined.subarray(joined.length - MAX_WINDOW)) : joined;
+}
+
+/**
+ * The client side of permessage-deflate for one connection, synchronous: messages are
+ * compressed with `deflateRawSync` and a sync flush, the trailing `00 00 ff ff` removed. Context
+ * takeover is kept as history: each message is compressed (and each server message inflated)
+ * with the last 2^window bytes of the previous ones as the preset dictionary, which is exactly
+ * the window the other side holds, so a server that reaches further back than it agreed to, or
+ * that kept a context it promised to reset, produces data this inflater rejects.
+ */
+export class PerMessageDeflate {
+  private sent: Buffer = Buffer.alloc(0);
+  private received: Buffer = Buffer.alloc(0);
+
+  constructor(readonly params: DeflateParams) {}
+
+  /** Compresses one message payload (RFC 7692 §7.2.1). */
+  compress(payload: Bytes): Buffer {
+    const data = toBuffer(payload);
+    const bits = this.params.clientMaxWindowBits;
+    const window = 1 << bits;
+    const dictionary =
+      this.params.clientNoContextTakeover || this.sent.length === 0
+        ? undefined
+        : this.sent.subarray(Math.max(0, this.sent.length - window));
+    const out = deflateRawSync(data, {
+      finishFlush: zlibConstants.Z_SYNC_FLUSH,
+      // zlib cannot compress with a 256-byte window; Huffman-only output has no back references
+      // at all, so it honours any window limit.
+      ...(bits < 9
+        ? { windowBits: 9, strategy: zlibConstants.Z_HUFFMAN_ONLY }
+        : { windowBits: bits, ...(dictionary !== undefined ? { dictionary } : {}) }),
+    });
+    if (!out.subarray(out.length - 4).equals(DEFLATE_TRAILER)) {
+      throw new Error("a sync flush did not end with 00 00 ff ff");
+    }
+    if (!this.params.clientNoContextTakeover) this.sent = keepTail(this.sent, data);
+    return out.subarray(0, out.length - 4);
+  }
+
+  /**
+   * Inflates one compressed message from the server (its frames' payloads joined), with the
+   * window and context the server agreed to.
+   * @throws Error when the data is not valid for that window and context.
+   */
+  inflate(payload: Bytes): Buffer {
+    const bits = this.params.serverMaxWindowBits;
+    const dictionary =
+      this.params.serverNoContextTakeover || this.received.length === 0
+        ? undefined
+        : this.received.subarray(Math.max(0, this.received.length - (1 << bits)));
+    const out = inflateRawSync(Buffer.concat([toBuffer(payload), DEFLATE_TRAILER]), {
+      finishFlush: zlibConstants.Z_SYNC_FLUSH,
+      windowBits: bits,
+      ...(dictionary !== undefined ? { dictionary } : {}),
+    });
+    if (!this.params.serverNoContextTakeover) this.received = keepTail(this.received, out);
+    return out;
+  }
+}
+
+/** Options for {@link RawClient.encodeMessage}. */
+export interface MessageOptions {
+  /** Compress with the agreed permessage-deflate and set RSV1. Default: whenever it was agreed. */
+  compress?: boolean;
+  /** Cut the (compressed) payload into frames of at most this many bytes. Default: one frame. */
+  fragmentSize?: number;
+}
+
 /** A frame the server sent, parsed. */
 export interface ReceivedFrame {
   fin: boolean;
@@ -184,6 +439,11 @@ export interface ReceivedFrame {
   payload: Buffer;
   /** Milliseconds since the connection opened when the whole frame had arrived. */
   at: number;
+  /**
+   * On the last frame of a compressed message (RSV1 on its first frame, permessage-deflate
+   * agreed): the whole message, inflated. Absent when it could not be inflated (a violation).
+   */
+  inflated?: Buffer;
 }
 
 /** A close frame received from the server. */
@@ -251,6 +511,13 @@ export interface ConnectOptions {
   replyToClose?: boolean;
   /** Answer server pings with pongs. Default: `false` (pings are only recorded). */
   autoPong?: boolean;
+  /**
+   * Offer these extensions (the `Sec-WebSocket-Extensions` value), e.g.
+   * `"permessage-deflate; client_max_window_bits"`. The answer is checked against the offer
+   * ({@link RawClient.extensionError}) and an agreed permessage-deflate is used
+   * ({@link RawClient.deflate}). Default: no offer.
+   */
+  extensions?: string;
 }
 
 /** Options for {@link RawClient.send}. */
@@ -267,6 +534,8 @@ export interface ReceivedMessage {
   payload: Buffer;
   /** How many frames carried it. */
   frames: number;
+  /** Whether it came compressed (RSV1); `payload` is then the inflated message. */
+  compressed: boolean;
 }
 
 /** Growable queue of incoming bytes that hands out exact slices. */
@@ -362,11 +631,20 @@ export class RawClient {
   tcpEnd: TcpEnd | undefined;
   /** Things the server did that RFC 6455 forbids of it (masked frames, RSV bits, bad control frames). */
   readonly violations: string[] = [];
+  /** The agreed permessage-deflate, undefined when none was offered or the server declined. */
+  readonly deflate: PerMessageDeflate | undefined;
+  /**
+   * Why the server's `Sec-WebSocket-Extensions` answer is one a client must fail the connection
+   * for (an extension not offered, parameters that fit no offer); undefined when it is fine.
+   */
+  readonly extensionError: string | undefined;
 
   private readonly reader = new ByteQueue();
   private readonly listeners = new Set<() => void>();
   private cursor = 0;
   private socketClosed = false;
+  /** The data message being received: whether it is compressed, and its payloads if so. */
+  private incoming: { compressed: boolean; parts: Buffer[] } | undefined;
   private readonly closedPromise: Promise<TcpEnd>;
 
   private constructor(
@@ -376,7 +654,12 @@ export class RawClient {
     /** `performance.now()` when the handshake completed. */
     readonly openedAt: number,
     private readonly options: Required<Pick<ConnectOptions, "replyToClose" | "autoPong">>,
+    /** The extensions this client offered, if any. */
+    readonly offeredExtensions?: string,
   ) {
+    const agreed = checkDeflateResponse(offeredExtensions, response.headers["sec-websocket-extensions"]);
+    this.deflate = agreed.params === undefined ? undefined : new PerMessageDeflate(agreed.params);
+    this.extensionError = agreed.error;
     this.closedPromise = new Promise<TcpEnd>((resolve) => {
       socket.on("close", () => {
         this.socketClosed = true;
@@ -410,6 +693,7 @@ export class RawClient {
       Connection: "Upgrade",
       "Sec-WebSocket-Key": key,
       "Sec-WebSocket-Version": "13",
+      ...(options.extensions !== undefined ? { "Sec-WebSocket-Extensions": options.extensions } : {}),
       ...options.headers,
     };
     const request =
@@ -487,10 +771,13 @@ export class RawClient {
           return;
         }
         cleanup();
-        const client = new RawClient(socket, response, performance.now(), {
-          replyToClose: options.replyToClose ?? true,
-          autoPong: options.autoPong ?? false,
-        });
+        const client = new RawClient(
+          socket,
+          response,
+          performance.now(),
+          { replyToClose: options.replyToClose ?? true, autoPong: options.autoPong ?? false },
+          headers["Sec-WebSocket-Extensions"],
+        );
         if (rest.length > 0) client.onData(rest);
         resolve(client);
       };
@@ -534,6 +821,40 @@ export class RawClient {
       last = this.write(pieces[i] as Buffer);
     }
     return last;
+  }
+
+  /**
+   * One message as masked frames, compressed with the agreed permessage-deflate unless
+   * `compress` is false (RSV1 on the first frame only, RFC 7692 §6.1), cut into frames of
+   * `fragmentSize` bytes of (compressed) payload. Compressing advances this client's context,
+   * so messages must be sent in the order they are encoded.
+   * @throws Error when asked to compress without an agreement.
+   */
+  encodeMessage(opcode: number, payload: Bytes, options: MessageOptions = {}): Buffer {
+    const compress = options.compress ?? this.deflate !== undefined;
+    if (compress && this.deflate === undefined) throw new Error("permessage-deflate was not agreed");
+    const body = compress ? (this.deflate as PerMessageDeflate).compress(payload) : toBuffer(payload);
+    const size = options.fragmentSize ?? 0;
+    if (size <= 0 || body.length <= size) {
+      return buildFrame({ opcode, payload: body, rsv: compress ? 4 : 0 });
+    }
+    const frames: Buffer[] = [];
+    for (let i = 0; i < body.length; i += size) {
+      frames.push(
+        buildFrame({
+          opcode: i === 0 ? opcode : Opcode.Continuation,
+          payload: body.subarray(i, Math.min(i + size, body.length)),
+          fin: i + size >= body.length,
+          rsv: i === 0 && compress ? 4 : 0,
+        }),
+      );
+    }
+    return Buffer.concat(frames);
+  }
+
+  /** Encodes a message with {@link encodeMessage} and sends it. */
+  sendMessage(opcode: number, payload: Bytes, options: MessageOptions & SendOptions = {}): Promise<boolean> {
+    return this.send(this.encodeMessage(opcode, payload, options), options);
   }
 
   /** Builds a frame with {@link buildFrame} and sends it. */
@@ -591,12 +912,19 @@ export class RawClient {
     const deadline = performance.now() + timeoutMs;
     const parts: Buffer[] = [];
     let binary: boolean | undefined;
+    let compressed = false;
     for (;;) {
       const frame = await this.nextFrame(Math.max(0, deadline - performance.now()));
       if (frame.opcode >= 0x8) continue;
-      if (binary === undefined) binary = frame.opcode === Opcode.Binary;
+      if (binary === undefined) {
+        binary = frame.opcode === Opcode.Binary;
+        compressed = this.deflate !== undefined && (frame.rsv & 4) !== 0;
+      }
       parts.push(frame.payload);
-      if (frame.fin) return { binary, payload: Buffer.concat(parts), frames: parts.length };
+      if (frame.fin) {
+        const payload = compressed && frame.inflated !== undefined ? frame.inflated : Buffer.concat(parts);
+        return { binary, payload, frames: parts.length, compressed };
+      }
     }
   }
 
@@ -716,10 +1044,44 @@ export class RawClient {
     };
   }
 
+  /** RSV rules (RFC 6455 §5.2, RFC 7692 §6.1), and inflation of a compressed message's last frame. */
+  private checkRsvAndInflate(frame: ReceivedFrame, i: number): void {
+    const deflate = this.deflate;
+    const rsv1 = (frame.rsv & 4) !== 0;
+    if (deflate === undefined || (frame.rsv & 3) !== 0) {
+      if (frame.rsv !== 0) this.violations.push(`frame ${i}: RSV bits ${frame.rsv} set without an extension`);
+    } else if (rsv1 && frame.opcode >= 0x8) {
+      this.violations.push(`frame ${i}: RSV1 on a control frame (RFC 7692 §6.1)`);
+    } else if (rsv1 && frame.opcode === Opcode.Continuation) {
+      this.violations.push(`frame ${i}: RSV1 on a continuation frame (RFC 7692 §6.1)`);
+    }
+    if (frame.opcode === Opcode.Text || frame.opcode === Opcode.Binary) {
+      const compressed = deflate !== undefined && rsv1;
+      this.incoming = { compressed, parts: compressed ? [frame.payload] : [] };
+    } else if (frame.opcode === Opcode.Continuation && this.incoming?.compressed) {
+      this.incoming.parts.push(frame.payload);
+    } else if (frame.opcode !== Opcode.Continuation) {
+      return;
+    }
+    const incoming = this.incoming;
+    if (!frame.fin || incoming === undefined) return;
+    this.incoming = undefined;
+    if (!incoming.compressed || deflate === undefined) return;
+    try {
+      frame.inflated = deflate.inflate(
+        incoming.parts.length === 1 ? (incoming.parts[0] as Buffer) : Buffer.concat(incoming.parts),
+      );
+    } catch (error) {
+      this.violations.push(
+        `frame ${i}: a compressed message that does not inflate: ${(error as Error).message}`,
+      );
+    }
+  }
+
   private react(frame: ReceivedFrame): void {
     const i = this.frames.length - 1;
     if (frame.masked) this.violations.push(`frame ${i}: server frames MUST NOT be masked (RFC 6455 §5.1)`);
-    if (frame.rsv !== 0) this.violations.push(`frame ${i}: RSV bits ${frame.rsv} set without an extension`);
+    this.checkRsvAndInflate(frame, i);
     if (frame.opcode >= 0x8) {
       if (!frame.fin) this.violations.push(`frame ${i}: fragmented control frame`);
       if (frame.payload.length > 125) this.violations.push(`frame ${i}: control frame payload > 125`);
