@@ -1,16 +1,28 @@
 /**
- * The demo server behind `npm start`: a WebSocket echo endpoint at /echo and a plain HTTP
- * answer everywhere else, built with the public API exactly as an application would.
+ * The demo server behind `npm start`, built with the public API exactly as an application
+ * would: the chat page at `/` (its WebSocket at `/chat`, rooms as topics), an echo endpoint at
+ * `/echo` (16 MiB messages, compression on), and a plain answer elsewhere. With `REDIS_URL`
+ * set, several demo processes share chat rooms through Redis.
  */
-import { handshake, serve } from "undercurrent";
+import { handshake, serve, type Broker } from "undercurrent";
+import { chat, chatPage } from "./chat/server.js";
 
 const port = Number(process.env["PORT"] ?? 8080);
+const redisUrl = process.env["REDIS_URL"];
+
+let broker: Broker | undefined;
+if (redisUrl !== undefined && redisUrl !== "") {
+  const { RedisBroker } = await import("undercurrent/redis");
+  broker = new RedisBroker({ url: redisUrl, onError: (error) => console.error(`redis: ${error.message}`) });
+}
+
+const plain = chatPage((_request, response) => {
+  response.writeHead(404, { "Content-Type": "text/plain; charset=utf-8" });
+  response.end("undercurrent demo: the chat is at /, the echo endpoint at /echo\n");
+});
 
 const site = handshake(
-  (_request, response) => {
-    response.writeHead(200, { "Content-Type": "text/plain; charset=utf-8" });
-    response.end("undercurrent demo: connect a WebSocket client to /echo\n");
-  },
+  chat(plain, broker === undefined ? {} : { broker }),
   {
     onMessage({ channel, text, data }) {
       if (text !== undefined) void channel.sendText(text);
@@ -21,10 +33,13 @@ const site = handshake(
 );
 
 const server = await serve(site, { port, host: "127.0.0.1" });
-console.log(`undercurrent demo listening on http://127.0.0.1:${server.port}/ (echo: ${server.url}/echo)`);
+console.log(`undercurrent demo: chat at http://127.0.0.1:${server.port}/ (echo: ${server.url}/echo)`);
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {
-    void server.close().then(() => process.exit(0));
+    void server
+      .close()
+      .then(() => broker?.close())
+      .then(() => process.exit(0));
   });
 }
