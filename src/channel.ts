@@ -4,6 +4,18 @@
  */
 
 import type { SocketConnection } from "./node/socket-connection.js";
+import { settle } from "./node/outbox.js";
+import { CloseCode, isValidSentCloseCode } from "./protocol/close-codes.js";
+import { InvalidArgumentError } from "./errors.js";
+
+const encoder = new TextEncoder();
+
+function toBytes(data: BinaryData): Uint8Array | undefined {
+  if (data instanceof Uint8Array) return data;
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return undefined;
+}
 
 /** The states of a channel, numbered as the browser's `WebSocket.readyState`. */
 export const ReadyState = {
@@ -113,17 +125,24 @@ export class Channel<T = unknown> {
 
   /** Sends a text message. */
   sendText(text: string, options?: SendOptions): Promise<SendStatus> {
+    if (typeof text !== "string") return settle(new InvalidArgumentError("sendText takes a string"), options);
     return this.#connection.sendText(text, options);
   }
 
   /** Sends a binary message. Large buffers are sent by reference: do not change them until sent. */
   sendBinary(data: BinaryData, options?: SendOptions): Promise<SendStatus> {
-    return this.#connection.sendBinary(data, options);
+    const bytes = toBytes(data);
+    if (bytes === undefined) return settle(new InvalidArgumentError("sendBinary takes bytes"), options);
+    return this.#connection.sendBinary(bytes, options);
   }
 
   /** Sends a ping (payload up to 125 bytes). The peer's pong needs no handling. */
   ping(data?: BinaryData, options?: SendOptions): Promise<SendStatus> {
-    return this.#connection.ping(data, options);
+    const bytes = data === undefined ? new Uint8Array(0) : toBytes(data);
+    if (bytes === undefined || bytes.length > 125) {
+      return settle(new InvalidArgumentError("a ping carries at most 125 bytes"), options);
+    }
+    return this.#connection.ping(bytes, options);
   }
 
   /**
@@ -131,7 +150,13 @@ export class Channel<T = unknown> {
    * bytes. Resolves when the connection has closed: the peer answered and TCP closed, or
    * `closeTimeout` passed and the connection was cut.
    */
-  close(code?: number, reason?: string): Promise<void> {
+  close(code: number = CloseCode.NormalClosure, reason = ""): Promise<void> {
+    if (!isValidSentCloseCode(code)) {
+      return settle(new InvalidArgumentError(`${String(code)} is not a close code that may be sent`));
+    }
+    if (typeof reason !== "string" || encoder.encode(reason).length > 123) {
+      return settle(new InvalidArgumentError("a close reason is a string of at most 123 UTF-8 bytes"));
+    }
     return this.#connection.close(code, reason);
   }
 

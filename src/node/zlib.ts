@@ -7,7 +7,9 @@
  */
 
 import { constants, createDeflateRaw, createInflateRaw, type DeflateRaw, type InflateRaw } from "node:zlib";
-import { DEFLATE_TRAILER } from "../protocol/permessage-deflate.js";
+import { DEFLATE_TRAILER, type DeflateAgreement } from "../protocol/permessage-deflate.js";
+import type { ResolvedCompression } from "../options.js";
+import type { SendCompression } from "./outbox.js";
 
 /** Kept on every zlib stream, so an error after a job gave up on it never goes unhandled. */
 function noop(): void {}
@@ -139,4 +141,19 @@ export class MessageDeflater {
     this.stream.close();
     this.stream = null;
   }
+}
+
+/** The inflater and the send-side compression of one connection, as agreed in its handshake. */
+export function connectionZlib(
+  agreed: DeflateAgreement,
+  config: ResolvedCompression,
+  limiter: ZlibLimiter,
+): { inflater: MessageInflater; send: SendCompression } {
+  const inflater = new MessageInflater(agreed.clientMaxWindowBits, !agreed.clientNoContextTakeover);
+  const deflater = new MessageDeflater(
+    agreed.serverMaxWindowBits,
+    config.memLevel,
+    !agreed.serverNoContextTakeover,
+  );
+  return { inflater, send: { deflater, limiter, threshold: config.threshold } };
 }
