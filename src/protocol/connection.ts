@@ -16,7 +16,8 @@ import { ProtocolError } from "./errors.js";
 import { FrameParser, type FrameSink } from "./frame-parser.js";
 import { encodeClosePayload, truncateReason } from "./frame-codec.js";
 import { Outgoing, type Allocate } from "./outgoing.js";
-import { StreamingUtf8Decoder, decodeUtf8 } from "./utf8.js";
+import { decodeUtf8 } from "./utf8.js";
+import { MessageAssembler } from "./assembler.js";
 import type { ProtocolEvent } from "./events.js";
 
 /** Limits on what a peer may send. */
@@ -36,8 +37,6 @@ const EMPTY = new Uint8Array(0);
 /** One WebSocket connection's protocol state, server side. */
 export class ProtocolConnection implements FrameSink {
   private readonly parser: FrameParser;
-  private readonly maxPayload: number;
-  private readonly maxFragments: number;
 
   private readonly outgoing: Outgoing;
   private readonly events: ProtocolEvent[] = [];
@@ -54,23 +53,14 @@ export class ProtocolConnection implements FrameSink {
   private control: Uint8Array | null = null;
   private controlFilled = 0;
 
-  // The message being received: opcode 0 when none is in progress.
-  private messageOpcode = 0;
-  private messageLength = 0;
-  private messageFragments = 0;
-  /** Binary pieces, or null while the message is still a single piece. */
-  private pieces: Uint8Array[] | null = null;
-  private utf8: StreamingUtf8Decoder | null = null;
-  private messageCompressed = false;
+  private readonly messages: MessageAssembler;
 
   /** A compressed message is out for inflation: input waits in `held`. */
   private inflating = false;
-  private inflatedLength = 0;
   private held: Uint8Array[] = [];
 
   constructor(options: ProtocolOptions) {
-    this.maxPayload = options.maxPayload;
-    this.maxFragments = options.maxFragments;
+    this.messages = new MessageAssembler(options.maxPayload, options.maxFragments);
     this.parser = new FrameParser(this);
     this.outgoing = new Outgoing(options.allocate);
     if (options.compression === true) this.parser.allowedRsv = 0x4;
@@ -121,36 +111,24 @@ export class ProtocolConnection implements FrameSink {
    */
   inflated(piece: Uint8Array): boolean {
     if (!this.inflating || this.inputClosed) return false;
-    this.inflatedLength += piece.length;
-    if (this.inflatedLength > this.maxPayload) {
-      this.fail(new ProtocolError("ERR_MESSAGE_TOO_BIG", CloseCode.MessageTooBig, "message too big"));
-      return false;
-    }
     try {
-      if (this.messageOpcode === Opcode.Text) (this.utf8 ??= new StreamingUtf8Decoder()).push(piece);
-      else if (piece.length !== 0) (this.pieces ??= []).push(piece);
+      this.messages.inflated(piece);
+      return true;
     } catch (error) {
       this.fail(error as ProtocolError);
       return false;
     }
-    return true;
   }
 
   /** The inflated message is complete: report it and go on with the input held meanwhile. */
   inflatedEnd(): void {
     if (!this.inflating || this.inputClosed) return;
     try {
-      if (this.messageOpcode === Opcode.Text) {
-        const text = (this.utf8 ?? new StreamingUtf8Decoder()).end();
-        this.events.push({ type: "text", text });
-      } else {
-        this.events.push({ type: "binary", data: concat(this.pieces ?? [], this.inflatedLength) });
-      }
+      this.events.push(this.messages.inflatedEnd());
     } catch (error) {
       this.fail(error as ProtocolError);
       return;
     }
-    this.finishMessage();
     this.inflating = false;
     this.parser.paused = false;
     this.resumeInput();
@@ -272,7 +250,7 @@ export class ProtocolConnection implements FrameSink {
     this.inflating = false;
     this.parser.stop();
     this.held = [];
-    this.releaseMessage();
+    this.messages.reset();
     this.events.push({ type: "fail", error });
   }
 
@@ -287,46 +265,7 @@ export class ProtocolConnection implements FrameSink {
       this.controlFilled = 0;
       return;
     }
-    if (opcode === Opcode.Continuation) {
-      // §5.4: continuation frames only follow a first fragment.
-      if (this.messageOpcode === 0) {
-        throw new ProtocolError(
-          "ERR_UNEXPECTED_CONTINUATION",
-          CloseCode.ProtocolError,
-          "continuation frame without a message to continue",
-        );
-      }
-      // RFC 7692 §6.1: RSV1 is set on the first frame of a compressed message only.
-      if (rsv1) {
-        throw new ProtocolError(
-          "ERR_UNEXPECTED_RSV",
-          CloseCode.ProtocolError,
-          "RSV1 set on a continuation frame",
-        );
-      }
-    } else {
-      // §5.4: "the fragments of one message MUST NOT be interleaved between the fragments of
-      // another message".
-      if (this.messageOpcode !== 0) {
-        throw new ProtocolError(
-          "ERR_EXPECTED_CONTINUATION",
-          CloseCode.ProtocolError,
-          "new data frame inside a fragmented message",
-        );
-      }
-      this.messageOpcode = opcode;
-      this.messageLength = 0;
-      this.messageFragments = 0;
-      this.messageCompressed = rsv1;
-    }
-    // Refused from the header, before any of the payload is buffered.
-    if (length > this.maxPayload - this.messageLength) {
-      throw new ProtocolError("ERR_MESSAGE_TOO_BIG", CloseCode.MessageTooBig, "message too big");
-    }
-    if (++this.messageFragments > this.maxFragments) {
-      throw new ProtocolError("ERR_TOO_MANY_FRAGMENTS", CloseCode.MessageTooBig, "too many fragments");
-    }
-    this.messageLength += length;
+    this.messages.frame(opcode, rsv1, length);
   }
 
   /** @internal */
@@ -336,56 +275,14 @@ export class ProtocolConnection implements FrameSink {
   }
 
   private dataPiece(piece: Uint8Array, messageEnd: boolean): void {
-    if (this.messageCompressed) {
-      if (piece.length !== 0) (this.pieces ??= []).push(piece);
-      if (!messageEnd) return;
-      // Hand the compressed bytes to the adapter and hold further input until it is inflated.
-      const data = concat(this.pieces ?? [], this.messageLength);
-      this.pieces = null;
+    const message = this.messages.piece(piece, messageEnd);
+    if (message === undefined) return;
+    if (message.type === "compressed") {
+      // The adapter inflates it; further input waits until it has.
       this.inflating = true;
-      this.inflatedLength = 0;
       this.parser.paused = true;
-      this.events.push({ type: "compressed", binary: this.messageOpcode === Opcode.Binary, data });
-      return;
     }
-    const single = messageEnd && this.pieces === null && this.utf8 === null;
-    if (this.messageOpcode === Opcode.Text) {
-      if (single) {
-        this.finishMessage();
-        this.events.push({ type: "text", text: decodeUtf8(piece) });
-        return;
-      }
-      // §8.1 and fail-fast: each piece is checked as it arrives.
-      (this.utf8 ??= new StreamingUtf8Decoder()).push(piece);
-      if (messageEnd) {
-        const text = this.utf8.end();
-        this.finishMessage();
-        this.events.push({ type: "text", text });
-      }
-      return;
-    }
-    if (single) {
-      this.finishMessage();
-      this.events.push({ type: "binary", data: piece });
-      return;
-    }
-    if (piece.length !== 0) (this.pieces ??= []).push(piece);
-    if (messageEnd) {
-      const data = concat(this.pieces ?? [], this.messageLength);
-      this.finishMessage();
-      this.events.push({ type: "binary", data });
-    }
-  }
-
-  private finishMessage(): void {
-    this.messageOpcode = 0;
-    this.messageCompressed = false;
-    this.releaseMessage();
-  }
-
-  private releaseMessage(): void {
-    this.pieces = null;
-    this.utf8 = null;
+    this.events.push(message);
   }
 
   private controlPiece(piece: Uint8Array, frameEnd: boolean): void {
@@ -437,22 +334,11 @@ export class ProtocolConnection implements FrameSink {
     }
     this.inputClosed = true;
     this.parser.stop();
-    this.releaseMessage();
+    this.messages.reset();
     // §5.5.1: "If an endpoint receives a Close frame and did not previously send a Close frame,
     // the endpoint MUST send a Close frame in response. (When sending a Close frame in
     // response, the endpoint typically echos the status code it received.)" The reply is queued
     // when this event is taken (see nextEvent).
     this.events.push({ type: "close", code, reason });
   }
-}
-
-function concat(pieces: Uint8Array[], length: number): Uint8Array {
-  if (pieces.length === 1) return pieces[0]!;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const piece of pieces) {
-    out.set(piece, offset);
-    offset += piece.length;
-  }
-  return out;
 }
