@@ -1,24 +1,26 @@
 /**
  * The benchmark server: `node --import tsx bench/server.ts PORT MODE`, MODE `echo` or
- * `broadcast`, serving ws://127.0.0.1:PORT/ with compression off (the referee harness's
- * interface, and the one bench/ uses).
+ * `broadcast`, serving ws://127.0.0.1:PORT/ with compression off (the interface of bench/run.ts
+ * and of the referee harness). Broadcast uses topics: every connection subscribes to one topic
+ * and each message is published to it, framed once, the sender included.
  */
 import { handshake, serve } from "../src/index.js";
 
 const [portArg = "9001", mode = "echo"] = process.argv.slice(-2);
+const options = { maxPayload: 64 * 1024 * 1024, maxBackpressure: 64 * 1024 * 1024 };
 
 const handler =
   mode === "broadcast"
     ? handshake(
         {
-          onMessage({ channel, text, data }) {
-            for (const peer of channel.peers) {
-              if (text !== undefined) void peer.sendText(text);
-              else void peer.sendBinary(data);
-            }
+          onConnect({ channel }) {
+            channel.subscribe("all");
+          },
+          onMessage({ text, data }) {
+            handler.publish("all", text ?? data!);
           },
         },
-        { maxPayload: 64 * 1024 * 1024 },
+        options,
       )
     : handshake(
         {
@@ -27,7 +29,7 @@ const handler =
             else void channel.sendBinary(data);
           },
         },
-        { maxPayload: 64 * 1024 * 1024 },
+        options,
       );
 
 await serve(handler, { port: Number(portArg), host: "127.0.0.1" });
