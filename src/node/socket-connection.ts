@@ -19,6 +19,7 @@ import type { IdleSweeper, IdleTarget } from "./timers.js";
 import { connectionZlib, type MessageInflater, type ZlibLimiter } from "./zlib.js";
 import { Outbox, settle } from "./outbox.js";
 import type { TopicIndex } from "../pubsub/topics.js";
+import type { SharedDeflate } from "../pubsub/broker.js";
 
 /** What every connection of one handler shares. */
 export interface HandlerContext<T> {
@@ -53,6 +54,8 @@ export class SocketConnection<T> implements IdleTarget {
 
   /** The permessage-deflate agreement ("" extensions when none). */
   readonly extensions: string;
+  /** Set when published messages may be compressed once for this and like connections. */
+  readonly sharedDeflate: SharedDeflate | undefined;
   private readonly core: ProtocolConnection;
   private readonly outbox: Outbox;
   private readonly inflater: MessageInflater | undefined;
@@ -84,6 +87,14 @@ export class SocketConnection<T> implements IdleTarget {
     const zlib =
       deflate === undefined ? undefined : connectionZlib(deflate, options.compression!, context.zlib!);
     this.extensions = deflate?.response ?? "";
+    this.sharedDeflate =
+      deflate?.serverNoContextTakeover === true
+        ? sharedDeflate(
+            deflate.serverMaxWindowBits,
+            options.compression!.memLevel,
+            options.compression!.threshold,
+          )
+        : undefined;
     this.inflater = zlib?.inflater;
     this.outbox = new Outbox(socket, this.core, options as ResolvedOptions<unknown>, zlib?.send, this);
     this.channel = new Channel<T>(this);
@@ -420,4 +431,16 @@ function toBuffer(data: Uint8Array): Buffer {
 
 function refuse(options: SendOptions | undefined): Promise<never> {
   return settle(new ChannelClosedError(), options);
+}
+
+const shared = new Map<string, SharedDeflate>();
+
+/** One settings object per distinct agreement, shared by all its connections. */
+function sharedDeflate(windowBits: number, memLevel: number, threshold: number): SharedDeflate {
+  // Compressed bytes depend on the window and memLevel only; the threshold decides whether to use them.
+  const key = `${windowBits}/${memLevel}`;
+  let settings = shared.get(`${key}/${threshold}`);
+  if (settings === undefined)
+    shared.set(`${key}/${threshold}`, (settings = { key, windowBits, memLevel, threshold }));
+  return settings;
 }

@@ -10,8 +10,30 @@
  * @module
  */
 
+import { constants, deflateRawSync } from "node:zlib";
 import { encodeFrame } from "../protocol/frame-codec.js";
 import { Opcode } from "../protocol/opcodes.js";
+import { DEFLATE_TRAILER } from "../protocol/permessage-deflate.js";
+
+/**
+ * How a subscriber's permessage-deflate lets a published message be compressed once for all
+ * subscribers alike: only without server context takeover (each message compressed on its own),
+ * so the same bytes are valid for every connection with the same window and memLevel.
+ */
+export interface SharedDeflate {
+  /** Subscribers with equal keys can share compressed bytes. */
+  readonly key: string;
+  readonly windowBits: number;
+  readonly memLevel: number;
+  /** Messages smaller than this go uncompressed (the handler's `compression.threshold`). */
+  readonly threshold: number;
+}
+
+/**
+ * Larger publications are sent uncompressed: compressing happens synchronously, once per
+ * publication, and this bounds how long it may hold the event loop.
+ */
+export const SHARED_DEFLATE_LIMIT = 256 * 1024;
 
 /** What a topic carries: a string is sent as a text message, bytes as a binary message. */
 export type TopicMessage = string | Uint8Array;
@@ -38,6 +60,7 @@ export class Publication {
   /** The message's bytes. Shared, never copied: do not change them. */
   readonly payload: Uint8Array;
   #frame: Uint8Array | undefined = undefined;
+  #compressed: Map<string, Uint8Array> | undefined = undefined;
 
   constructor(topic: string, text: boolean, payload: Uint8Array) {
     this.topic = topic;
@@ -55,6 +78,29 @@ export class Publication {
   /** The whole unmasked WebSocket frame (FIN set, no compression), built once. */
   get frame(): Uint8Array {
     return (this.#frame ??= encodeFrame(this.text ? Opcode.Text : Opcode.Binary, this.payload));
+  }
+
+  /**
+   * The frame to write to a subscriber: compressed (RSV1) for a subscriber whose agreement lets
+   * compressed bytes be shared, built once per distinct agreement; else {@link frame}.
+   */
+  frameFor(deflate: SharedDeflate | undefined): Uint8Array {
+    const size = this.payload.length;
+    if (deflate === undefined || size < deflate.threshold || size > SHARED_DEFLATE_LIMIT) return this.frame;
+    const cache = (this.#compressed ??= new Map());
+    let frame = cache.get(deflate.key);
+    if (frame === undefined) {
+      // RFC 7692 §7.2.1: compress with a sync flush and drop the trailing 00 00 ff ff.
+      const out = deflateRawSync(this.payload, {
+        windowBits: deflate.windowBits,
+        memLevel: deflate.memLevel,
+        finishFlush: constants.Z_SYNC_FLUSH,
+      });
+      const payload = out.subarray(0, out.length - DEFLATE_TRAILER.length);
+      frame = encodeFrame(this.text ? Opcode.Text : Opcode.Binary, payload, { rsv1: true });
+      cache.set(deflate.key, frame);
+    }
+    return frame;
   }
 
   /** The message as the application published it: a string for text, bytes for binary. */

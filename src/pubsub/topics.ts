@@ -9,7 +9,7 @@ import type { BackpressurePolicy } from "../options.js";
 import type { BinaryData, SendStatus } from "../channel.js";
 import { ReadyState } from "../channel.js";
 import { InvalidArgumentError } from "../errors.js";
-import { Publication, type Broker, type BrokerTarget } from "./broker.js";
+import { Publication, type Broker, type BrokerTarget, type SharedDeflate } from "./broker.js";
 import { MemoryBroker } from "./memory.js";
 
 /** What the index needs of a connection (a `SocketConnection`, or a test double). */
@@ -18,6 +18,8 @@ export interface Subscriber {
   readonly bufferedAmount: number;
   /** Writes bytes that are already complete frames, under the connection's backpressure policy. */
   sendPrepared(frames: Uint8Array): Promise<SendStatus>;
+  /** Set when compressed bytes can be shared with other subscribers (see {@link SharedDeflate}). */
+  readonly sharedDeflate?: SharedDeflate | undefined;
 }
 
 /** The handler's backpressure settings, to count the subscribers a message was written to. */
@@ -127,16 +129,15 @@ export class TopicIndex<S extends Subscriber = Subscriber> implements BrokerTarg
   #write(publication: Publication, except: S | undefined): number {
     const subscribers = this.#subscribers.get(publication.topic);
     if (subscribers === undefined) return 0;
-    const frame = publication.frame;
-    const size = frame.length;
     const { maxBackpressure, backpressure } = this.#limits;
     const bounded = backpressure !== "buffer";
     let written = 0;
     for (const subscriber of subscribers) {
       if (subscriber === except || subscriber.readyState !== ReadyState.Open) continue;
+      const frame = publication.frameFor(subscriber.sharedDeflate);
       // The connection applies its policy (close or drop) to a send past the limit; such a send
       // is not counted as written.
-      if (!bounded || subscriber.bufferedAmount + size <= maxBackpressure) written++;
+      if (!bounded || subscriber.bufferedAmount + frame.length <= maxBackpressure) written++;
       void subscriber.sendPrepared(frame);
     }
     return written;
