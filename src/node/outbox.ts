@@ -322,7 +322,7 @@ function all(completions: readonly Done[]): Done {
 }
 
 /** Reports a promise's outcome to the send callback; marks it handled so no rejection goes unhandled. */
-export function observe<V>(promise: Promise<V>, options: SendOptions | undefined): Promise<V> {
+function observe<V>(promise: Promise<V>, options: SendOptions | undefined): Promise<V> {
   const callback = options?.callback;
   if (callback === undefined) promise.catch(noop);
   else if (typeof callback === "function") promise.then(() => callback(), callback);

@@ -5,9 +5,6 @@
 
 import { unmask } from "./mask.js";
 
-/** Largest payload a frame header can describe exactly with a JavaScript number. */
-export const MAX_FRAME_LENGTH = Number.MAX_SAFE_INTEGER;
-
 /** Size of the header for a payload of `length` bytes (unmasked): 2, 4 or 10. */
 export function headerSize(length: number): number {
   return length < 126 ? 2 : length < 0x10000 ? 4 : 10;
