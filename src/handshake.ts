@@ -16,6 +16,7 @@ import { acceptUpgrade, refuseUpgrade } from "./node/upgrade.js";
 import type { HandlerContext } from "./node/socket-connection.js";
 import { IdleSweeper } from "./node/timers.js";
 import { ZlibLimiter } from "./node/zlib.js";
+import { SlabPool } from "./protocol/outgoing.js";
 import { InvalidArgumentError } from "./errors.js";
 import { TopicIndex } from "./pubsub/topics.js";
 
@@ -117,6 +118,7 @@ export function handshake<T = unknown>(
     closing: false,
     pending: 0,
     zlib: resolved.compression === undefined ? undefined : new ZlibLimiter(resolved.compression.concurrency),
+    slabs: new SlabPool(Buffer.allocUnsafe),
     topics: new TopicIndex(resolved, options?.broker),
   };
 

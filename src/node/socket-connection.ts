@@ -8,6 +8,7 @@
 
 import type { Socket } from "node:net";
 import { ProtocolConnection } from "../protocol/connection.js";
+import type { SlabPool } from "../protocol/outgoing.js";
 import { CloseCode } from "../protocol/close-codes.js";
 import type { DeflateAgreement } from "../protocol/permessage-deflate.js";
 import type { CompressedEvent } from "../protocol/events.js";
@@ -33,6 +34,8 @@ export interface HandlerContext<T> {
   pending: number;
   /** Bounds this handler's concurrent zlib work; undefined when compression is off. */
   readonly zlib: ZlibLimiter | undefined;
+  /** Slab memory for small outgoing frames, shared by the handler's connections. */
+  readonly slabs: SlabPool;
   /** This handler's topics: topic → subscribed connections. */
   readonly topics: TopicIndex<SocketConnection<T>>;
 }
@@ -82,7 +85,7 @@ export class SocketConnection<T> implements IdleTarget {
       maxPayload: options.maxPayload,
       maxFragments: options.maxFragments,
       compression: deflate !== undefined,
-      allocate: Buffer.allocUnsafe,
+      pool: context.slabs,
     });
     const zlib =
       deflate === undefined ? undefined : connectionZlib(deflate, options.compression!, context.zlib!);

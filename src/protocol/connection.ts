@@ -15,7 +15,7 @@ import { CloseCode, isValidReceivedCloseCode } from "./close-codes.js";
 import { ProtocolError } from "./errors.js";
 import { FrameParser, type FrameSink } from "./frame-parser.js";
 import { encodeClosePayload, truncateReason } from "./frame-codec.js";
-import { Outgoing, type Allocate } from "./outgoing.js";
+import { Outgoing, type SlabPool } from "./outgoing.js";
 import { decodeUtf8 } from "./utf8.js";
 import { MessageAssembler } from "./assembler.js";
 import type { ProtocolEvent } from "./events.js";
@@ -28,8 +28,8 @@ export interface ProtocolOptions {
   maxFragments: number;
   /** permessage-deflate was agreed: RSV1 marks compressed messages (RFC 7692 §6). */
   compression?: boolean;
-  /** Allocates outgoing buffers; default `new Uint8Array`. */
-  allocate?: Allocate;
+  /** Slab memory for small outgoing frames, shared with other connections; default: its own. */
+  pool?: SlabPool;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -62,7 +62,7 @@ export class ProtocolConnection implements FrameSink {
   constructor(options: ProtocolOptions) {
     this.messages = new MessageAssembler(options.maxPayload, options.maxFragments);
     this.parser = new FrameParser(this);
-    this.outgoing = new Outgoing(options.allocate);
+    this.outgoing = new Outgoing(options.pool);
     if (options.compression === true) this.parser.allowedRsv = 0x4;
   }
 

@@ -1,6 +1,7 @@
 /**
  * The bytes a connection has to send, in order. Small frames are written one after another
- * into a shared slab, so a batch of replies is one contiguous buffer and one write; large
+ * into a slab shared by all the connections of a handler, so a batch of replies is one
+ * contiguous buffer and one write, and an idle connection holds no buffer of its own; large
  * payloads are queued by reference after their header, never copied.
  * @module
  */
@@ -13,13 +14,28 @@ export type Allocate = (size: number) => Uint8Array;
 
 /** Payloads up to this size are copied into the slab; larger ones are queued by reference. */
 const COPY_LIMIT = 2048;
-const SLAB_SIZE = 16 * 1024;
+const SLAB_SIZE = 64 * 1024;
 const encoder = new TextEncoder();
 const defaultAllocate: Allocate = (size) => new Uint8Array(size);
 
+/**
+ * Slab memory shared by many {@link Outgoing}s. Each writes its frames at the pool's end; the
+ * views handed out keep their slab alive until written, and a full slab is simply replaced.
+ */
+export class SlabPool {
+  readonly allocate: Allocate;
+  /** The current slab, and how much of it is taken. */
+  slab: Uint8Array | null = null;
+  used = 0;
+
+  constructor(allocate: Allocate = defaultAllocate) {
+    this.allocate = allocate;
+  }
+}
+
 /** An ordered queue of outgoing chunks with a slab for small frames. */
 export class Outgoing {
-  private readonly allocate: Allocate;
+  private readonly pool: SlabPool;
   private chunks: Uint8Array[] = [];
   private slab: Uint8Array | null = null;
   /** Start of the bytes in the slab not yet handed out. */
@@ -29,8 +45,8 @@ export class Outgoing {
   /** Bytes queued, for backpressure accounting. */
   size = 0;
 
-  constructor(allocate: Allocate = defaultAllocate) {
-    this.allocate = allocate;
+  constructor(pool: SlabPool = new SlabPool()) {
+    this.pool = pool;
   }
 
   /** Whether anything is queued. */
@@ -56,12 +72,12 @@ export class Outgoing {
       const at = this.reserve(header + length);
       writeHeader(this.slab!, at, opcode, length, fin, rsv1);
       this.slab!.set(payload, at + header);
-      this.end = at + header + length;
+      this.commit(at + header + length);
       return;
     }
     const at = this.reserve(header);
     writeHeader(this.slab!, at, opcode, length, fin, rsv1);
-    this.end = at + header;
+    this.commit(at + header);
     this.seal();
     this.chunks.push(payload);
   }
@@ -83,7 +99,7 @@ export class Outgoing {
     const header = headerSize(written);
     if (header < maxHeader) slab.copyWithin(at + header, at + maxHeader, at + maxHeader + written);
     writeHeader(slab, at, Opcode.Text, written);
-    this.end = at + header + written;
+    this.commit(at + header + written);
     this.size += header + written;
   }
 
@@ -94,15 +110,28 @@ export class Outgoing {
     this.size += bytes.length;
   }
 
-  /** Makes room for `size` bytes at the end of the slab; returns where they start. */
+  /**
+   * Makes room for `size` bytes at the end of the pool's slab; returns where they start. The
+   * bytes continue this queue's last chunk when nobody else wrote after it.
+   */
   private reserve(size: number): number {
-    if (this.slab === null || this.end + size > this.slab.length) {
+    const pool = this.pool;
+    if (pool.slab === null || pool.used + size > pool.slab.length) {
+      pool.slab = pool.allocate(Math.max(SLAB_SIZE, size));
+      pool.used = 0;
+    }
+    if (this.slab !== pool.slab || this.end !== pool.used) {
       this.seal();
-      this.slab = this.allocate(Math.max(SLAB_SIZE, size));
-      this.start = 0;
-      this.end = 0;
+      this.slab = pool.slab;
+      this.start = this.end = pool.used;
     }
     return this.end;
+  }
+
+  /** The bytes up to `end` are written: they are this queue's, and the pool's free space starts there. */
+  private commit(end: number): void {
+    this.end = end;
+    this.pool.used = end;
   }
 
   /** Moves the slab bytes written so far into the chunk list. */
