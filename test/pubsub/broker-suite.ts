@@ -82,7 +82,14 @@ export function brokerSuite(name: string, setup: BrokerSetup): void {
       assert.equal(a.handler.publish(topic, "hello"), shared ? 3 : 2);
       assert.equal(b.handler.publish(topic, new Uint8Array([0, 1, 2, 255])), shared ? 3 : 1);
       assert.equal(a.handler.publish(topic, "end"), shared ? 3 : 2);
-      for (const sub of subs) await sub.waitUntil(() => sub.messages.includes("end"), "end marker");
+      // A's and B's messages travel on different Redis connections: no order between them, so
+      // wait for both (regression: waiting for A's last message alone raced B's).
+      for (const sub of subs) {
+        await sub.waitUntil(
+          () => sub.messages.includes("end") && sub.messages.some((m) => typeof m !== "string"),
+          "end marker and binary",
+        );
+      }
       for (const sub of subs) {
         // A's messages keep A's order; B's binary message falls somewhere among them.
         assert.deepEqual(sub.texts, ["hello", "end"]);
