@@ -135,6 +135,8 @@ export class RedisBroker implements Broker {
     this.#minDelay = minRetryDelay;
     this.#maxDelay = maxRetryDelay;
     this.#started = this.#start();
+    // A failure to load ioredis is reported through onError; nobody may be awaiting ready().
+    this.#started.catch(() => undefined);
   }
 
   /** Whether both connections to Redis are up and every subscription is in place. */
