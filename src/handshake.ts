@@ -13,7 +13,7 @@ import { resolveOptions, type Options } from "./options.js";
 import { CloseCode } from "./protocol/close-codes.js";
 import { isWebSocketRequest, validateUpgrade } from "./protocol/handshake.js";
 import { acceptUpgrade, refuseUpgrade } from "./node/upgrade.js";
-import type { HandlerContext } from "./node/socket-connection.js";
+import type { HandlerContext } from "./node/handler-context.js";
 import { IdleSweeper } from "./node/timers.js";
 import { ZlibLimiter } from "./node/zlib.js";
 import { SlabPool } from "./protocol/outgoing.js";

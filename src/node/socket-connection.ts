@@ -8,37 +8,17 @@
 
 import type { Socket } from "node:net";
 import { ProtocolConnection } from "../protocol/connection.js";
-import type { SlabPool } from "../protocol/outgoing.js";
 import { CloseCode } from "../protocol/close-codes.js";
 import type { DeflateAgreement } from "../protocol/permessage-deflate.js";
 import type { CompressedEvent } from "../protocol/events.js";
 import { Channel, ReadyState, type SendOptions, type SendStatus } from "../channel.js";
-import type { Callbacks } from "../callbacks.js";
 import type { Exchange, ResolvedOptions } from "../options.js";
 import { ChannelClosedError } from "../errors.js";
-import type { IdleSweeper, IdleTarget } from "./timers.js";
-import { connectionZlib, type MessageInflater, type ZlibLimiter } from "./zlib.js";
+import type { IdleTarget } from "./timers.js";
+import { connectionZlib, type MessageInflater } from "./zlib.js";
 import { Outbox, settle } from "./outbox.js";
-import type { TopicIndex } from "../pubsub/topics.js";
 import type { SharedDeflate } from "../pubsub/broker.js";
-
-/** What every connection of one handler shares. */
-export interface HandlerContext<T> {
-  readonly callbacks: Callbacks<T>;
-  readonly options: ResolvedOptions<T>;
-  readonly connections: Set<Channel<T>>;
-  readonly idle: IdleSweeper;
-  /** `close()` was called: new upgrades are refused. */
-  closing: boolean;
-  /** Upgrades waiting for an asynchronous `onUpgrade`, counted against `maxConnections`. */
-  pending: number;
-  /** Bounds this handler's concurrent zlib work; undefined when compression is off. */
-  readonly zlib: ZlibLimiter | undefined;
-  /** Slab memory for small outgoing frames, shared by the handler's connections. */
-  readonly slabs: SlabPool;
-  /** This handler's topics: topic → subscribed connections. */
-  readonly topics: TopicIndex<SocketConnection<T>>;
-}
+import type { HandlerContext } from "./handler-context.js";
 
 const kConnection = Symbol("undercurrent.connection");
 type OwnedSocket = Socket & { [kConnection]?: SocketConnection<unknown> };
@@ -90,14 +70,7 @@ export class SocketConnection<T> implements IdleTarget {
     const zlib =
       deflate === undefined ? undefined : connectionZlib(deflate, options.compression!, context.zlib!);
     this.extensions = deflate?.response ?? "";
-    this.sharedDeflate =
-      deflate?.serverNoContextTakeover === true
-        ? sharedDeflate(
-            deflate.serverMaxWindowBits,
-            options.compression!.memLevel,
-            options.compression!.threshold,
-          )
-        : undefined;
+    this.sharedDeflate = zlib?.shared;
     this.inflater = zlib?.inflater;
     this.outbox = new Outbox(socket, this.core, options as ResolvedOptions<unknown>, zlib?.send, this);
     this.channel = new Channel<T>(this);
@@ -130,28 +103,15 @@ export class SocketConnection<T> implements IdleTarget {
     if (head.length > 0) this.held!.push(head);
     this.context.connections.add(this.channel);
     this.context.idle.add(this);
-    const onConnect = this.context.callbacks.onConnect;
-    if (onConnect === undefined) return this.ready();
+    if (this.context.callbacks.onConnect === undefined) return this.ready();
     this.updateReading();
-    let result: void | Promise<void>;
-    try {
-      result = onConnect.call(this.context.callbacks, {
-        callback: "onConnect",
-        channel: this.channel,
-        exchange,
-      });
-    } catch (error) {
-      this.error(error);
-      return this.ready();
-    }
-    if (!isPromise(result)) return this.ready();
-    result.then(
-      () => this.ready(),
-      (error: unknown) => {
-        this.error(error);
-        this.ready();
-      },
-    );
+    const settled = this.call(this.context.callbacks.onConnect, {
+      callback: "onConnect",
+      channel: this.channel,
+      exchange,
+    });
+    if (settled === undefined) this.ready();
+    else void settled.then(() => this.ready());
   }
 
   /** `onConnect` settled: deliver what was held, then read on. */
@@ -269,16 +229,21 @@ export class SocketConnection<T> implements IdleTarget {
 
   /**
    * Calls one of the application's callbacks with `this` bound to the callbacks object; a throw
-   * or a rejection goes to `onError`.
+   * or a rejection goes to `onError`. For a callback that returned a promise, returns one that
+   * settles (never rejects) after it and its error handling.
    */
-  private call<E>(callback: ((event: E) => void | Promise<void>) | undefined, event: E): void {
-    if (callback === undefined) return;
+  private call<E>(
+    callback: ((event: E) => void | Promise<void>) | undefined,
+    event: E,
+  ): Promise<void> | undefined {
+    if (callback === undefined) return undefined;
     try {
       const result = callback.call(this.context.callbacks, event);
-      if (isPromise(result)) result.then(undefined, (error: unknown) => this.error(error));
+      if (isPromise(result)) return result.then(noop, (error: unknown) => this.error(error));
     } catch (error) {
       this.error(error);
     }
+    return undefined;
   }
 
   /** A callback failed (or the peer broke the protocol): `onError`, or close with 1011. */
@@ -397,15 +362,11 @@ export class SocketConnection<T> implements IdleTarget {
     // Not unref'd: `await server.close()` must settle even when nothing else keeps the process up.
     this.closeTimer = setTimeout(closeTimedOut, this.context.options.closeTimeout, this);
   }
-
-  /** @internal The peer did not finish the closing handshake in time. */
-  cut(): void {
-    this.socket.destroy();
-  }
 }
 
+/** The peer did not finish the closing handshake in time. */
 function closeTimedOut(connection: SocketConnection<unknown>): void {
-  connection.cut();
+  connection.terminate();
 }
 
 function onData(this: OwnedSocket, chunk: Buffer): void {
@@ -434,16 +395,4 @@ function toBuffer(data: Uint8Array): Buffer {
 
 function refuse(options: SendOptions | undefined): Promise<never> {
   return settle(new ChannelClosedError(), options);
-}
-
-const shared = new Map<string, SharedDeflate>();
-
-/** One settings object per distinct agreement, shared by all its connections. */
-function sharedDeflate(windowBits: number, memLevel: number, threshold: number): SharedDeflate {
-  // Compressed bytes depend on the window and memLevel only; the threshold decides whether to use them.
-  const key = `${windowBits}/${memLevel}`;
-  let settings = shared.get(`${key}/${threshold}`);
-  if (settings === undefined)
-    shared.set(`${key}/${threshold}`, (settings = { key, windowBits, memLevel, threshold }));
-  return settings;
 }

@@ -18,7 +18,8 @@ import {
 import type { Exchange, UpgradeDecision } from "../options.js";
 import { parseExtensions } from "../protocol/extensions-header.js";
 import { negotiateDeflate, type DeflateAgreement } from "../protocol/permessage-deflate.js";
-import { SocketConnection, type HandlerContext } from "./socket-connection.js";
+import { SocketConnection } from "./socket-connection.js";
+import type { HandlerContext } from "./handler-context.js";
 
 function sha1Base64(input: string): string {
   return createHash("sha1").update(input).digest("base64");

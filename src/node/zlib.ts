@@ -10,6 +10,7 @@ import { constants, createDeflateRaw, createInflateRaw, type DeflateRaw, type In
 import { DEFLATE_TRAILER, type DeflateAgreement } from "../protocol/permessage-deflate.js";
 import type { ResolvedCompression } from "../options.js";
 import type { SendCompression } from "./outbox.js";
+import { sharedDeflate, type SharedDeflate } from "../pubsub/broker.js";
 
 /** Kept on every zlib stream, so an error after a job gave up on it never goes unhandled. */
 function noop(): void {}
@@ -143,17 +144,23 @@ export class MessageDeflater {
   }
 }
 
-/** The inflater and the send-side compression of one connection, as agreed in its handshake. */
+/**
+ * The inflater and the send-side compression of one connection, as agreed in its handshake,
+ * and whether its published messages may share compressed bytes with like connections.
+ */
 export function connectionZlib(
   agreed: DeflateAgreement,
   config: ResolvedCompression,
   limiter: ZlibLimiter,
-): { inflater: MessageInflater; send: SendCompression } {
+): { inflater: MessageInflater; send: SendCompression; shared: SharedDeflate | undefined } {
   const inflater = new MessageInflater(agreed.clientMaxWindowBits, !agreed.clientNoContextTakeover);
   const deflater = new MessageDeflater(
     agreed.serverMaxWindowBits,
     config.memLevel,
     !agreed.serverNoContextTakeover,
   );
-  return { inflater, send: { deflater, limiter, threshold: config.threshold } };
+  const shared = agreed.serverNoContextTakeover
+    ? sharedDeflate(agreed.serverMaxWindowBits, config.memLevel, config.threshold)
+    : undefined;
+  return { inflater, send: { deflater, limiter, threshold: config.threshold }, shared };
 }

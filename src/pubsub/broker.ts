@@ -29,6 +29,18 @@ export interface SharedDeflate {
   readonly threshold: number;
 }
 
+const interned = new Map<string, SharedDeflate>();
+
+/** One settings object per distinct agreement, shared by all the connections that made it. */
+export function sharedDeflate(windowBits: number, memLevel: number, threshold: number): SharedDeflate {
+  // Compressed bytes depend on the window and memLevel only; the threshold decides whether to use them.
+  const key = `${windowBits}/${memLevel}`;
+  let settings = interned.get(`${key}/${threshold}`);
+  if (settings === undefined)
+    interned.set(`${key}/${threshold}`, (settings = { key, windowBits, memLevel, threshold }));
+  return settings;
+}
+
 /**
  * Larger publications are sent uncompressed: compressing happens synchronously, once per
  * publication, and this bounds how long it may hold the event loop.

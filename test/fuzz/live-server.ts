@@ -10,11 +10,7 @@ import { WebSocket } from "ws";
 import { handshake, serve, type Server } from "../../src/index.js";
 import { Opcode } from "../../src/protocol/opcodes.js";
 import { isValidReceivedCloseCode } from "../../src/protocol/close-codes.js";
-import { decodeServerFrames } from "../helpers/frames.js";
-
-const UPGRADE =
-  "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+import { decodeServerFrames, UPGRADE } from "../helpers/frames.js";
 
 /** A fuzzing target: an echo server plus a bystander client that must keep working. */
 export class LiveTarget {

@@ -3,6 +3,11 @@
  */
 import { encodeFrame } from "../../src/protocol/frame-codec.js";
 
+/** A valid upgrade request for "/" (the key of RFC 6455 §1.3), for raw-socket tests. */
+export const UPGRADE =
+  "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+
 /** A fixed, non-zero masking key, so tests are repeatable. */
 export const MASK = 0x37fa213d;
 

@@ -8,11 +8,7 @@ import { connect, type Socket } from "node:net";
 import { once } from "node:events";
 import { handshake, serve, type Channel, type Options, type SendStatus } from "../../src/index.js";
 import { Opcode } from "../../src/protocol/opcodes.js";
-import { clientFrame, decodeServerFrames } from "../helpers/frames.js";
-
-const UPGRADE =
-  "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+import { clientFrame, decodeServerFrames, UPGRADE } from "../helpers/frames.js";
 
 /** Upgrades, then stops reading: a peer that does not read what it is sent. */
 async function nonReader(port: number): Promise<{ socket: Socket; received: Buffer[] }> {

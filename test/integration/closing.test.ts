@@ -6,10 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { connect, type Socket } from "node:net";
 import { handshake, serve, type CloseEvent } from "../../src/index.js";
-
-const UPGRADE =
-  "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+import { UPGRADE } from "../helpers/frames.js";
 
 async function rawUpgrade(port: number): Promise<{ socket: Socket; received: Buffer[] }> {
   const socket = connect(port, "127.0.0.1");

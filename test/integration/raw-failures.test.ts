@@ -8,11 +8,14 @@ import { connect, type Socket } from "node:net";
 import { WebSocket } from "ws";
 import { handshake, serve, type Server } from "../../src/index.js";
 import { Opcode } from "../../src/protocol/opcodes.js";
-import { clientFrame, closePayload, concatBytes, decodeServerFrames, hex } from "../helpers/frames.js";
-
-const UPGRADE =
-  "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+import {
+  clientFrame,
+  closePayload,
+  concatBytes,
+  decodeServerFrames,
+  hex,
+  UPGRADE,
+} from "../helpers/frames.js";
 
 /** Opens a raw connection, upgrades, writes `bytes` and returns every byte after the 101 until TCP closes. */
 async function exchange(
