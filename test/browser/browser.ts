@@ -5,8 +5,7 @@
  * opens what it needs as separate browser contexts (separate cookies and localStorage).
  */
 import { chromium, type Browser, type Page } from "playwright-core";
-
-export const CHROMIUM = "/usr/bin/chromium";
+import { program } from "../helpers/programs.js";
 
 export const CHROMIUM_ARGS = [
   "--no-sandbox",
@@ -20,7 +19,7 @@ export const CHROMIUM_ARGS = [
 
 /** Starts headless Chromium; close it with `browser.close()`. */
 export function launchChromium(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM, headless: true, timeout: 60_000, args: CHROMIUM_ARGS });
+  return chromium.launch({ executablePath: program("chromium"), headless: true, timeout: 60_000, args: CHROMIUM_ARGS });
 }
 
 /** A page in a new browser context, with bounded default timeouts. */

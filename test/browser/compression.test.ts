@@ -14,9 +14,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { handshake, serve, type Server } from "../../src/index.js";
+import { program } from "../helpers/programs.js";
+import { CHROMIUM_ARGS } from "./browser.js";
 
 const TEST = { timeout: 120_000 };
-const CHROMIUM = "/usr/bin/chromium";
+
 
 /** The page: a WebSocket client the test drives through `window.roundTrip`. */
 const PAGE = `<!doctype html>
@@ -140,18 +142,10 @@ before(async () => {
   profile = await mkdtemp(join(tmpdir(), "undercurrent-chromium-"));
   // A fresh profile (playwright passes it to Chromium as --user-data-dir).
   browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
+    executablePath: program("chromium"),
     headless: true,
     timeout: 60_000,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
+    args: CHROMIUM_ARGS,
   });
   page = browser.pages()[0] ?? (await browser.newPage());
   page.setDefaultTimeout(60_000);

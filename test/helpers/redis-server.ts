@@ -16,6 +16,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import { once } from "node:events";
+import { program } from "./programs.js";
 
 /** A running (or stopped) redis-server this test started. */
 export interface RedisServer {
@@ -45,7 +46,7 @@ async function freePort(): Promise<number> {
 
 function launch(port: number): Promise<ChildProcess> {
   const child = spawn(
-    "redis-server",
+    program("redis-server"),
     [
       "--port",
       String(port),
@@ -79,7 +80,7 @@ function launch(port: number): Promise<ChildProcess> {
     child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
     child.once("error", (error) => {
       clearTimeout(timer);
-      reject(new Error(`could not run redis-server (apt-get install redis-server): ${error.message}`));
+      reject(new Error(`could not run redis-server: ${error.message}`));
     });
     child.once("exit", (code) => {
       clearTimeout(timer);

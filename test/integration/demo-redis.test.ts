@@ -9,7 +9,7 @@ import { once } from "node:events";
 import { WebSocket } from "ws";
 import { startRedisServer, type RedisServer } from "../helpers/redis-server.js";
 
-let redis: RedisServer;
+let redis: RedisServer | undefined;
 const demos: ChildProcess[] = [];
 
 before(async () => {
@@ -19,13 +19,13 @@ before(async () => {
 after(async () => {
   for (const demo of demos) if (demo.exitCode === null && demo.signalCode === null) demo.kill("SIGTERM");
   await Promise.all(demos.map((demo) => (demo.exitCode === null ? once(demo, "exit") : undefined)));
-  await redis.stop();
+  await redis?.stop();
 });
 
 /** Starts `examples/demo.ts` (what npm start builds) and resolves with its chat WebSocket URL. */
 async function startDemo(): Promise<string> {
   const child = spawn(process.execPath, ["--import", "tsx", "examples/demo.ts"], {
-    env: { ...process.env, PORT: "0", REDIS_URL: redis.url },
+    env: { ...process.env, PORT: "0", REDIS_URL: redis!.url },
     stdio: ["ignore", "pipe", "inherit"],
   });
   demos.push(child);

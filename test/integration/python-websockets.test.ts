@@ -5,12 +5,12 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { after, before, test } from "node:test";
 import { handshake, serve, type Channel, type Server } from "../../src/index.js";
+import { program } from "../helpers/programs.js";
 
-const PYTHON = "/usr/bin/python3";
+const PYTHON = program("python3 with websockets");
 const SCRIPT = fileURLToPath(new URL("./python_websockets_client.py", import.meta.url));
 
 interface ClientReport {
@@ -29,7 +29,7 @@ interface ClientReport {
 const ids = new WeakMap<Channel<unknown>, string>();
 const closes = new Map<string, { code: number; reason: string }>();
 let closeWaiters: (() => void)[] = [];
-let server: Server;
+let server: Server | undefined;
 let report: ClientReport;
 
 function runPython(url: string): Promise<ClientReport> {
@@ -54,7 +54,6 @@ async function closedConnection(id: string, timeoutMs = 5000): Promise<{ code: n
 }
 
 before(async () => {
-  assert.ok(existsSync(PYTHON), `${PYTHON} is missing`);
   const handler = handshake(
     {
       onConnect({ channel, exchange }) {
@@ -77,7 +76,7 @@ before(async () => {
   report = await runPython(server.url);
 });
 
-after(() => server.close());
+after(() => server?.close());
 
 test("python websockets: text and binary messages are echoed with their type", () => {
   assert.equal(report.text, "héllo, wörld ✓ \u{1F30A}");

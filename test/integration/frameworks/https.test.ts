@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { WebSocket } from "ws";
 import { start } from "../../../examples/https.js";
+import { program } from "../../helpers/programs.js";
 import {
   TEST,
   WAIT,
@@ -39,7 +40,7 @@ describe("node:https and wss:// (examples/https.ts)", () => {
     keyPath = join(dir, "key.pem");
     // execFile's own timeout kills openssl if it hangs.
     await promisify(execFile)(
-      "openssl",
+      program("openssl"),
       [
         "req",
         "-x509",

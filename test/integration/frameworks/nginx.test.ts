@@ -8,17 +8,17 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { existsSync } from "node:fs";
 import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { start } from "../../../examples/http.js";
+import { program } from "../../helpers/programs.js";
 import { TEST, WAIT, checkEcho, checkRefused, checkShutdown, get, withTimeout, type Running } from "./kit.js";
 
 const EXAMPLE = "examples/nginx.conf";
-const NGINX = existsSync("/usr/sbin/nginx") ? "/usr/sbin/nginx" : "nginx";
+const NGINX = program("nginx");
 
 /** A port that was free a moment ago on 127.0.0.1. */
 async function freePort(): Promise<number> {
