@@ -37,46 +37,57 @@ interface Report {
   }[];
 }
 
-test("npm run bench -- --quick runs and reports every row on both servers", { timeout: 150_000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), "undercurrent-bench-"));
-  const json = join(dir, "quick.json");
-  try {
-    const child = spawn("npm", ["run", "bench", "--", "--quick", "--json", json], {
-      cwd: ROOT,
-      env: { ...process.env, CC: program("cc") },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let output = "";
-    child.stdout.on("data", (c: Buffer) => (output += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (output += c.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 140_000);
-    const code = await new Promise<number | null>((r) => child.once("close", (c) => r(c)));
-    clearTimeout(timer);
-    // 0: every run clean; 1: some run had errors (judged below); anything else: the bench broke.
-    assert.ok(code === 0 || code === 1, `npm run bench -- --quick failed (exit ${code}):\n${output}`);
+test(
+  "npm run bench -- --quick runs and reports every row on both servers",
+  { timeout: 150_000 },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), "undercurrent-bench-"));
+    const json = join(dir, "quick.json");
+    try {
+      const child = spawn("npm", ["run", "bench", "--", "--quick", "--json", json], {
+        cwd: ROOT,
+        env: { ...process.env, CC: program("cc") },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let output = "";
+      child.stdout.on("data", (c: Buffer) => (output += c.toString()));
+      child.stderr.on("data", (c: Buffer) => (output += c.toString()));
+      const timer = setTimeout(() => child.kill("SIGKILL"), 140_000);
+      const code = await new Promise<number | null>((r) => child.once("close", (c) => r(c)));
+      clearTimeout(timer);
+      // 0: every run clean; 1: some run had errors (judged below); anything else: the bench broke.
+      assert.ok(code === 0 || code === 1, `npm run bench -- --quick failed (exit ${code}):\n${output}`);
 
-    const report = JSON.parse(readFileSync(json, "utf8")) as Report;
-    assert.equal(report.quick, true);
-    assert.deepEqual(
-      report.rows.map((r) => r.row),
-      ROW_IDS,
-    );
-    for (const row of report.rows) {
-      for (const server of ["ws", "undercurrent"]) {
-        const runs = row.runs[server] ?? [];
-        assert.equal(runs.length, 1, `${row.row}/${server}: one run`);
-        for (const run of runs) {
-          assert.ok(Number.isFinite(run.rate) && run.rate >= 0, `${row.row}/${server}: a figure`);
-          for (const kind of CORRECTNESS_ERRORS) {
-            assert.equal(run.err[kind] ?? 0, 0, `${row.row}/${server}: ${kind} errors`);
+      const report = JSON.parse(readFileSync(json, "utf8")) as Report;
+      assert.equal(report.quick, true);
+      assert.deepEqual(
+        report.rows.map((r) => r.row),
+        ROW_IDS,
+      );
+      for (const row of report.rows) {
+        for (const server of ["ws", "undercurrent"]) {
+          const runs = row.runs[server] ?? [];
+          assert.equal(runs.length, 1, `${row.row}/${server}: one run`);
+          for (const run of runs) {
+            assert.ok(Number.isFinite(run.rate) && run.rate >= 0, `${row.row}/${server}: a figure`);
+            for (const kind of CORRECTNESS_ERRORS) {
+              assert.equal(run.err[kind] ?? 0, 0, `${row.row}/${server}: ${kind} errors`);
+            }
           }
         }
       }
+      for (const title of [
+        "echo 64 B",
+        "echo 16 KiB",
+        "echo 1 MiB",
+        "broadcast 64 B",
+        "round-trip",
+        "handshakes",
+      ]) {
+        assert.ok(output.includes(title), `the table has the row "${title}"`);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
-    for (const title of ["echo 64 B", "echo 16 KiB", "echo 1 MiB", "broadcast 64 B", "round-trip", "handshakes"]) {
-      assert.ok(output.includes(title), `the table has the row "${title}"`);
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  },
+);

@@ -19,7 +19,12 @@ export const CHROMIUM_ARGS = [
 
 /** Starts headless Chromium; close it with `browser.close()`. */
 export function launchChromium(): Promise<Browser> {
-  return chromium.launch({ executablePath: program("chromium"), headless: true, timeout: 60_000, args: CHROMIUM_ARGS });
+  return chromium.launch({
+    executablePath: program("chromium"),
+    headless: true,
+    timeout: 60_000,
+    args: CHROMIUM_ARGS,
+  });
 }
 
 /** A page in a new browser context, with bounded default timeouts. */

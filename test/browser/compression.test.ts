@@ -19,7 +19,6 @@ import { CHROMIUM_ARGS } from "./browser.js";
 
 const TEST = { timeout: 120_000 };
 
-
 /** The page: a WebSocket client the test drives through `window.roundTrip`. */
 const PAGE = `<!doctype html>
 <meta charset="utf-8">
