@@ -56,7 +56,29 @@ export function isWebSocketRequest(headers: RequestHeaders): boolean {
 }
 
 const KEY = /^[A-Za-z0-9+/]{22}==$/;
+/**
+ * RFC 9110 §5.6.2: `token = 1*tchar`, `tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" /
+ * "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA`.
+ */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/**
+ * RFC 9110 §5.5: `field-value = *field-content`, `field-content = field-vchar [ 1*( SP / HTAB /
+ * field-vchar ) field-vchar ]`, `field-vchar = VCHAR / obs-text`, `obs-text = %x80-FF`. Like
+ * Node's `validateHeaderValue`, SP and HTAB are allowed anywhere; everything else that is not a
+ * visible character is refused, in particular what §5.5 names: "Field values containing CR, LF,
+ * or NUL characters are invalid and dangerous".
+ */
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+/** Whether `value` is an RFC 9110 token (§5.6.2), which is what a field name is (§5.1). */
+export function isToken(value: string): boolean {
+  return TOKEN.test(value);
+}
+
+/** Whether `value` can be written as an RFC 9110 field value (§5.5) on one line, as Latin-1. */
+export function isFieldValue(value: string): boolean {
+  return FIELD_VALUE.test(value);
+}
 
 function reject(status: number, reason: string, headers?: Record<string, string>): UpgradeRejected {
   return headers === undefined ? { ok: false, status, reason } : { ok: false, status, reason, headers };
@@ -124,15 +146,39 @@ export interface AcceptResponse {
   readonly headers?: Readonly<Record<string, string>> | undefined;
 }
 
-/** Formats the 101 Switching Protocols response (§4.2.2 5). */
+/**
+ * Formats the 101 Switching Protocols response (§4.2.2 5) as a byte string: write it as Latin-1.
+ * Every value is checked as it is written (the subprotocol is a token: §4.2.2 4 /subprotocol/, §4.3 `Sec-WebSocket-Protocol-Server = token`;
+ * every other value an RFC 9110 field value; every name a token).
+ * @throws TypeError for a value that cannot be written; the caller's inputs are wrong.
+ */
 export function formatAcceptResponse(response: AcceptResponse): string {
   let head =
     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-    `Sec-WebSocket-Accept: ${response.accept}\r\n`;
-  if (response.protocol) head += `Sec-WebSocket-Protocol: ${response.protocol}\r\n`;
-  if (response.extensions) head += `Sec-WebSocket-Extensions: ${response.extensions}\r\n`;
-  for (const [name, value] of Object.entries(response.headers ?? {})) head += `${name}: ${value}\r\n`;
+    `Sec-WebSocket-Accept: ${fieldValue("Sec-WebSocket-Accept", response.accept)}\r\n`;
+  if (response.protocol) {
+    if (!TOKEN.test(response.protocol)) throw new TypeError("the subprotocol must be a token");
+    head += `Sec-WebSocket-Protocol: ${response.protocol}\r\n`;
+  }
+  if (response.extensions) {
+    head += `Sec-WebSocket-Extensions: ${fieldValue("Sec-WebSocket-Extensions", response.extensions)}\r\n`;
+  }
+  for (const [name, value] of Object.entries(response.headers ?? {})) {
+    head += `${fieldName(name)}: ${fieldValue(name, value)}\r\n`;
+  }
   return head + "\r\n";
+}
+
+function fieldName(name: string): string {
+  if (typeof name !== "string" || !TOKEN.test(name)) throw new TypeError("a header name must be a token");
+  return name;
+}
+
+function fieldValue(name: string, value: string): string {
+  if (typeof value !== "string" || !FIELD_VALUE.test(value)) {
+    throw new TypeError(`invalid characters in the value of ${name}`);
+  }
+  return value;
 }
 
 const STATUS_TEXT: Readonly<Record<number, string>> = {
@@ -147,19 +193,48 @@ const STATUS_TEXT: Readonly<Record<number, string>> = {
   503: "Service Unavailable",
 };
 
-/** Formats an HTTP error response that ends the connection, with `body` as plain text. */
+/** Headers of an error response that only the library writes: given ones are dropped. */
+const FRAMING_HEADERS = new Set(["connection", "content-length", "transfer-encoding"]);
+
+/**
+ * Formats an HTTP error response that ends the connection, as a byte string (head in Latin-1,
+ * then `body` as UTF-8 with CR and LF turned into spaces): write it as Latin-1. `status` must
+ * be an integer 400–599, each header name a token and each value a field value (RFC 9110 §5.1,
+ * §5.5). `Connection: close` and `Content-Length` are always the library's: `Connection`,
+ * `Content-Length` and `Transfer-Encoding` in `headers` are dropped, so none is ever written
+ * twice. A `Content-Type` in `headers` replaces the default `text/plain; charset=utf-8`. Names
+ * are compared case-insensitively; of two that differ only in case, the last wins.
+ * @throws TypeError for a status, name or value that cannot be written.
+ */
 export function formatErrorResponse(
   status: number,
   body: string,
   headers: Readonly<Record<string, string>> = {},
 ): string {
-  const text = body.replace(/[\r\n]+/g, " ");
+  if (!Number.isInteger(status) || status < 400 || status > 599) {
+    throw new TypeError("an error response needs an integer status 400-599");
+  }
+  const given = new Map<string, string>();
+  for (const [name, value] of Object.entries(headers)) {
+    const line = `${fieldName(name)}: ${fieldValue(name, value)}\r\n`;
+    const lower = name.toLowerCase();
+    if (FRAMING_HEADERS.has(lower)) continue;
+    given.delete(lower);
+    given.set(lower, line);
+  }
+  const bytes = new TextEncoder().encode(body.replace(/[\r\n]+/g, " "));
   let head = `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? "Error"}\r\nConnection: close\r\n`;
-  head += `Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${utf8Length(text)}\r\n`;
-  for (const [name, value] of Object.entries(headers)) head += `${name}: ${value}\r\n`;
-  return head + "\r\n" + text;
+  if (!given.has("content-type")) head += "Content-Type: text/plain; charset=utf-8\r\n";
+  head += `Content-Length: ${bytes.length}\r\n`;
+  for (const line of given.values()) head += line;
+  return head + "\r\n" + byteString(bytes);
 }
 
-function utf8Length(text: string): number {
-  return new TextEncoder().encode(text).length;
+/** Bytes as a string of the characters U+0000–U+00FF, one per byte (Latin-1). */
+function byteString(bytes: Uint8Array): string {
+  let text = "";
+  for (let i = 0; i < bytes.length; i += 4096) {
+    text += String.fromCharCode(...bytes.subarray(i, Math.min(i + 4096, bytes.length)));
+  }
+  return text;
 }

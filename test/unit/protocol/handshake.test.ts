@@ -6,6 +6,8 @@ import {
   formatAcceptResponse,
   formatErrorResponse,
   headerTokens,
+  isFieldValue,
+  isToken,
   isWebSocketRequest,
   validateUpgrade,
   type RequestHeaders,
@@ -103,4 +105,44 @@ test("an error response has a one-line body and its length", () => {
   assert.match(response, /^HTTP\/1\.1 400 Bad Request\r\n/);
   assert.match(response, /Content-Length: 9\r\n/);
   assert.ok(response.endsWith("\r\n\r\nbad thing"));
+});
+
+// ---- issue 12: what the core writes, and RFC 9112 around the upgrade -------------------------
+
+test("RFC 9110 tokens and field values", () => {
+  assert.ok(isToken("Sec-WebSocket-Protocol") && isToken("x!#$%&'*+-.^_`|~9"));
+  for (const bad of ["", "a b", "a:b", "a\r\nb", "é", "a\u0000"])
+    assert.ok(!isToken(bad), JSON.stringify(bad));
+  assert.ok(isFieldValue("") && isFieldValue("caf\u00e9\tx y") && isFieldValue("~"));
+  for (const bad of ["a\rb", "a\nb", "a\u0000b", "a\u007fb", "\u0100", "a\u2028b"]) {
+    assert.ok(!isFieldValue(bad), JSON.stringify(bad));
+  }
+});
+
+test("the 101 refuses to write a value that is not a token or field value", () => {
+  assert.throws(() => formatAcceptResponse({ accept: "abc=", protocol: "a\r\nSet-Cookie: x" }), TypeError);
+  assert.throws(() => formatAcceptResponse({ accept: "abc=", extensions: "x\r\ny" }), TypeError);
+  assert.throws(() => formatAcceptResponse({ accept: "a\nb" }), TypeError);
+  assert.throws(() => formatAcceptResponse({ accept: "abc=", headers: { "X A": "b" } }), TypeError);
+});
+
+test("an error response: status 400-599, valid names and values, framing headers written once", () => {
+  for (const status of [200, 399, 600, 401.5, Number.NaN]) {
+    assert.throws(() => formatErrorResponse(status, "x"), TypeError, String(status));
+  }
+  assert.throws(() => formatErrorResponse(401, "x", { "X-A": "a\r\nb: c" }), TypeError);
+  assert.throws(() => formatErrorResponse(401, "x", { "X A": "b" }), TypeError);
+  const response = formatErrorResponse(401, "é", {
+    "CONTENT-LENGTH": "99",
+    connection: "keep-alive",
+    "Transfer-Encoding": "chunked",
+    "Content-Type": "a/b",
+    "content-type": "c/d",
+    "X-Why": "caf\u00e9",
+  });
+  assert.equal(
+    response,
+    "HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 2\r\n" +
+      "content-type: c/d\r\nX-Why: caf\u00e9\r\n\r\n\u00c3\u00a9",
+  );
 });
