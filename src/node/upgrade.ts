@@ -16,6 +16,7 @@ import {
   acceptKey,
   formatAcceptResponse,
   formatErrorResponse,
+  parseTarget,
   validateUpgrade,
 } from "../protocol/handshake.js";
 import type { Exchange } from "../options.js";
@@ -68,11 +69,16 @@ function destroySocket(this: Duplex): void {
   this.destroy();
 }
 
-/** The URL of a request, resolved against its Host header. */
+/**
+ * The URL of a request: its path and query (from origin-form, or from absolute-form, RFC 9112
+ * §3.2.2) under the authority of its Host header. The Host is joined as text, so a path such as
+ * `//other/x` stays a path and never becomes an authority.
+ */
 export function requestUrl(request: IncomingMessage): URL {
   const host = request.headers.host ?? "localhost";
+  const target = parseTarget(request.url);
   try {
-    return new URL(request.url ?? "/", `http://${host}`);
+    return new URL(`http://${host}${target?.pathAndQuery ?? "/"}`);
   } catch {
     return new URL("http://localhost/");
   }
