@@ -12,7 +12,7 @@ import type { BinaryData, Channel } from "./channel.js";
 import { resolveOptions, type Options } from "./options.js";
 import { CloseCode } from "./protocol/close-codes.js";
 import { isWebSocketRequest, parseTarget, validateUpgrade } from "./protocol/handshake.js";
-import { acceptUpgrade, refuseUpgrade } from "./node/upgrade.js";
+import { acceptUpgrade, afterEarlierResponses, refuseUpgrade } from "./node/upgrade.js";
 import type { HandlerContext } from "./node/handler-context.js";
 import { IdleSweeper } from "./node/timers.js";
 import { ZlibLimiter } from "./node/zlib.js";
@@ -156,6 +156,12 @@ export function handshake<T = unknown>(
   };
 
   const upgrade: UpgradeListener = (request, socket, head) => {
+    // Answers go out in request order: a response to a request pipelined before this one is
+    // written first (see afterEarlierResponses).
+    afterEarlierResponses(socket, resolved.handshakeTimeout, () => takeUpgrade(request, socket, head));
+  };
+
+  const takeUpgrade: UpgradeListener = (request, socket, head) => {
     if (!takes(request)) {
       if (next?.upgrade !== undefined) return next.upgrade(request, socket, head);
       return isWebSocketRequest(request.headers)

@@ -12,6 +12,7 @@ import { createHash } from "node:crypto";
 import { validateHeaderName, validateHeaderValue, type IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import type { Socket } from "node:net";
+import type { EventEmitter } from "node:events";
 import {
   acceptKey,
   formatAcceptResponse,
@@ -67,6 +68,44 @@ export function refuseUpgrade(
 
 function destroySocket(this: Duplex): void {
   this.destroy();
+}
+
+/** A socket of Node's HTTP server: the response it is writing, if any (an internal field). */
+interface ServerSocket {
+  _httpMessage?: (EventEmitter & { readonly writableFinished?: boolean }) | null;
+}
+
+/** Node cannot hold a timer longer than this (it would fire after 1 ms instead). */
+const LONGEST_TIMER = 2 ** 31 - 1;
+
+/**
+ * Runs `then` once every response to requests pipelined on this connection before the upgrade
+ * has been written, so answers go out in request order (RFC 9112 §9.3.2: "A server MAY process
+ * a sequence of pipelined requests in parallel if they all have safe methods, but it MUST send
+ * the corresponding responses in the same order that the requests were received."). Node's
+ * HTTP server hands the socket to the `upgrade` event at once, while a response to an earlier
+ * request may still be pending: it is the socket's `_httpMessage` (later ones queue behind it
+ * and take its place in turn), so this waits for each to finish. A connection whose earlier
+ * responses take longer than `timeout` ms is cut, as the handshake never completed in time.
+ */
+export function afterEarlierResponses(socket: Duplex, timeout: number, then: () => void): void {
+  const pending = (socket as Duplex & ServerSocket)._httpMessage;
+  if (pending === undefined || pending === null || pending.writableFinished === true) return then();
+  socket.on("error", destroySocket);
+  const timer = timeout < LONGEST_TIMER ? setTimeout(() => socket.destroy(), timeout) : undefined;
+  timer?.unref();
+  const done = (): void => {
+    pending.off("finish", done);
+    pending.off("close", done);
+    clearTimeout(timer);
+    // Node moves the next queued response onto the socket in its own `finish` listener.
+    process.nextTick(() => {
+      if (socket.destroyed) return;
+      afterEarlierResponses(socket, timeout, then);
+    });
+  };
+  pending.on("finish", done);
+  pending.on("close", done);
 }
 
 /**

@@ -184,6 +184,58 @@ test("Content-Length: 0 on an upgrade request is no body: 101", async () => {
   assert.equal(answer.status, 101);
 });
 
+test("a pipelined request's pending response goes out before the 101, in request order", async () => {
+  let release = (): void => {};
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const handler = handshake(
+    (_request, response) => void released.then(() => response.end("plain answer")),
+    {
+      onMessage({ channel, text }) {
+        if (text !== undefined) void channel.sendText(text);
+      },
+    },
+    { path: "/ws" },
+  );
+  const pipelined = await serve(handler, { port: 0 });
+  // Answer the plain request only once the upgrade behind it has reached the handler.
+  pipelined.http.prependListener("upgrade", () => setImmediate(release));
+  try {
+    // Two plain requests: the second's response waits in Node's queue behind the first.
+    const plain = "GET /plain HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    const bytes = Buffer.concat([
+      Buffer.from(plain + plain + upgradeRequest({})),
+      clientFrame(Opcode.Text, "after both"),
+    ]);
+    const answer = await request(pipelined.port, bytes, (b) => b.includes("after both"));
+    let rest = answer;
+    for (let i = 0; i < 2; i++) {
+      const ok = firstResponse(rest);
+      assert.equal(ok.status, 200, ok.head);
+      const end = ok.rest.indexOf("plain answer");
+      assert.ok(end !== -1, "each 200's body comes before the 101");
+      rest = ok.rest.subarray(end + "plain answer".length);
+    }
+    const switched = firstResponse(rest);
+    assert.equal(switched.status, 101, switched.head);
+    const frames = decodeServerFrames(switched.rest).map((f) => Buffer.from(f.payload).toString());
+    assert.deepEqual(frames, ["after both"]);
+  } finally {
+    await pipelined.close();
+  }
+});
+
+test("an upgrade behind a response that never finishes is cut after handshakeTimeout, with no 101", async () => {
+  const handler = handshake(() => {}, {}, { path: "/ws", handshakeTimeout: 200 });
+  const stuck = await serve(handler, { port: 0 });
+  try {
+    const bytes = "GET /plain HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" + upgradeRequest({});
+    const answer = await request(stuck.port, bytes);
+    assert.equal(answer.length, 0, answer.toString("latin1"));
+  } finally {
+    await stuck.close();
+  }
+});
+
 test("an absolute-form target is accepted, matched by its path, with the Host's authority (RFC 9112 §3.2.2)", async () => {
   const handler = handshake(
     {
