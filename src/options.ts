@@ -18,7 +18,8 @@ export interface Exchange {
 /**
  * Picks a subprotocol from those the client offered (in its order of preference): return one of
  * them, undefined for none (the connection goes ahead without one), or `false` to refuse the
- * upgrade with 400.
+ * upgrade with 400. Any other result (a name the client did not offer, `null`, a Promise) and a
+ * throw are refused with 500 and reported to `onUpgradeError`.
  */
 export type ProtocolSelector = (offered: readonly string[], exchange: Exchange) => string | undefined | false;
 
@@ -119,13 +120,16 @@ export interface Options<T = unknown> {
    * Origins allowed to connect (the `Origin` header browsers send): a list of origins such as
    * `"https://example.com"` (compared case-insensitively), or a predicate. Others get 403.
    * Requests without an `Origin` (non-browser clients, which can send any) are let through to
-   * a list and passed to a predicate as undefined. Default: any.
+   * a list and passed to a predicate as undefined. A predicate lets a request through only by
+   * returning `true`; `false` is 403, and any other value (or a throw) is 500, reported to
+   * `onUpgradeError`. Default: any.
    */
   readonly origins?: readonly string[] | ((origin: string | undefined, exchange: Exchange) => boolean);
   /**
    * Runs before the 101 and may be async: authenticate, attach data, or refuse (see
-   * {@link UpgradeDecision}). A throw or rejection refuses with 500. No WebSocket callback runs
-   * for a refused request.
+   * {@link UpgradeDecision}). A throw or rejection, or a decision that is none of the documented
+   * shapes, refuses with 500 and is reported to `onUpgradeError`. No WebSocket callback runs for a
+   * refused request.
    */
   readonly onUpgrade?: (exchange: Exchange) => UpgradeDecision<T> | Promise<UpgradeDecision<T>>;
   /**
