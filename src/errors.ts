@@ -8,6 +8,8 @@
  * | --- | --- | --- |
  * | ProtocolError | ERR_UNMASKED_FRAME, ERR_UNEXPECTED_RSV, ERR_RESERVED_OPCODE, ERR_CONTROL_FRAME_TOO_LONG, ERR_FRAGMENTED_CONTROL_FRAME, ERR_UNEXPECTED_CONTINUATION, ERR_EXPECTED_CONTINUATION, ERR_INVALID_LENGTH, ERR_INVALID_CLOSE_PAYLOAD, ERR_INVALID_CLOSE_CODE (1002); ERR_INVALID_UTF8 (1007); ERR_MESSAGE_TOO_BIG, ERR_TOO_MANY_FRAGMENTS (1009) | the peer broke RFC 6455 or a limit |
  * | HandshakeError | ERR_HANDSHAKE | an upgrade request was refused (`status`) |
+ * | UpgradeResponseError | ERR_INVALID_UPGRADE_RESPONSE | the application's decision or refusal could not be written as HTTP (answered with 500) |
+ * | UpgradeCallbackError | ERR_UPGRADE_CALLBACK | `onUpgrade`, the `origins` predicate or the `protocols` selector threw or rejected (answered with 500) |
  * | ChannelClosedError | ERR_CHANNEL_CLOSED | a send on a channel that is closing or closed |
  * | SendTimeoutError | ERR_SEND_TIMEOUT | a send was not flushed within its `timeout` |
  * | BackpressureError | ERR_BACKPRESSURE | a send past `maxBackpressure` under the `"close"` policy |
@@ -26,6 +28,55 @@ export class HandshakeError extends UndercurrentError {
   constructor(status: number, message: string) {
     super("ERR_HANDSHAKE", message);
     this.status = status;
+  }
+}
+
+/**
+ * What the application decided before the 101 cannot be written as HTTP: a decision value that
+ * is none of the documented shapes, a refusal status outside 400–599, a header name that is not
+ * an RFC 9110 token, a header value with characters a field value cannot hold (CR, LF, NUL…),
+ * or a body that is not a string. The client got the library's own plain 500 instead, and the
+ * error went to `onUpgradeError`. `cause` is Node's own validation error, where there is one.
+ *
+ * @example
+ * ```ts
+ * handshake(callbacks, {
+ *   onUpgradeError({ error }) {
+ *     if (error.code === "ERR_INVALID_UPGRADE_RESPONSE") log.error("bad onUpgrade answer", error);
+ *   },
+ * });
+ * ```
+ */
+export class UpgradeResponseError extends UndercurrentError {
+  constructor(message: string, cause?: unknown) {
+    super("ERR_INVALID_UPGRADE_RESPONSE", message, cause === undefined ? undefined : { cause });
+  }
+}
+
+/** Which application callback of the upgrade failed. */
+export type UpgradeCallbackName = "onUpgrade" | "origins" | "protocols";
+
+/**
+ * `onUpgrade`, the `origins` predicate or the `protocols` selector threw or rejected: the client
+ * got a plain 500 and this error went to `onUpgradeError`. `cause` is exactly what was thrown
+ * (which may be any value, even one that cannot be turned into a string).
+ *
+ * @example
+ * ```ts
+ * handshake(callbacks, {
+ *   onUpgradeError({ error, exchange }) {
+ *     if (error instanceof UpgradeCallbackError) log.error(error.callback, exchange.url.pathname, error.cause);
+ *   },
+ * });
+ * ```
+ */
+export class UpgradeCallbackError extends UndercurrentError {
+  /** The callback that threw or rejected. */
+  readonly callback: UpgradeCallbackName;
+
+  constructor(callback: UpgradeCallbackName, cause: unknown) {
+    super("ERR_UPGRADE_CALLBACK", `${callback} threw or rejected`, { cause });
+    this.callback = callback;
   }
 }
 

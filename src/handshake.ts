@@ -11,8 +11,8 @@ import type { Callbacks } from "./callbacks.js";
 import type { BinaryData, Channel } from "./channel.js";
 import { resolveOptions, type Options } from "./options.js";
 import { CloseCode } from "./protocol/close-codes.js";
-import { isWebSocketRequest, validateUpgrade } from "./protocol/handshake.js";
-import { acceptUpgrade, refuseUpgrade } from "./node/upgrade.js";
+import { isWebSocketRequest, parseTarget, validateUpgrade } from "./protocol/handshake.js";
+import { acceptUpgrade, afterEarlierResponses, refuseUpgrade } from "./node/upgrade.js";
 import type { HandlerContext } from "./node/handler-context.js";
 import { IdleSweeper } from "./node/timers.js";
 import { ZlibLimiter } from "./node/zlib.js";
@@ -122,8 +122,13 @@ export function handshake<T = unknown>(
     topics: new TopicIndex(resolved, options?.broker),
   };
 
-  const takes = (request: IncomingMessage): boolean =>
-    resolved.matchPath(pathname(request.url)) && isWebSocketRequest(request.headers);
+  // The path of an origin-form or absolute-form target (RFC 9112 §3.2); a target of another
+  // form is taken, so that the handshake refuses it with 400.
+  const takes = (request: IncomingMessage): boolean => {
+    if (!isWebSocketRequest(request.headers)) return false;
+    const target = parseTarget(request.url);
+    return target === undefined || resolved.matchPath(target.pathname);
+  };
 
   const handler = (
     request: IncomingMessage,
@@ -151,6 +156,12 @@ export function handshake<T = unknown>(
   };
 
   const upgrade: UpgradeListener = (request, socket, head) => {
+    // Answers go out in request order: a response to a request pipelined before this one is
+    // written first (see afterEarlierResponses).
+    afterEarlierResponses(socket, resolved.handshakeTimeout, () => takeUpgrade(request, socket, head));
+  };
+
+  const takeUpgrade: UpgradeListener = (request, socket, head) => {
     if (!takes(request)) {
       if (next?.upgrade !== undefined) return next.upgrade(request, socket, head);
       return isWebSocketRequest(request.headers)
@@ -178,10 +189,4 @@ export function handshake<T = unknown>(
     publish: (topic: string, message: string | BinaryData): number => context.topics.publish(topic, message),
     subscriberCount: (topic: string): number => context.topics.subscriberCount(topic),
   });
-}
-
-function pathname(url: string | undefined): string {
-  if (url === undefined) return "/";
-  const query = url.indexOf("?");
-  return query === -1 ? url : url.slice(0, query);
 }

@@ -30,6 +30,7 @@ export {
   type UpgradeDecision,
   type UpgradeRefusal,
   type UpgradeAcceptance,
+  type UpgradeErrorEvent,
   type BackpressurePolicy,
   type CompressionOptions,
 } from "./options.js";
@@ -38,6 +39,9 @@ export {
   UndercurrentError,
   ProtocolError,
   HandshakeError,
+  UpgradeResponseError,
+  UpgradeCallbackError,
+  type UpgradeCallbackName,
   ChannelClosedError,
   SendTimeoutError,
   BackpressureError,

@@ -4,7 +4,7 @@
  */
 
 import type { IncomingMessage } from "node:http";
-import { InvalidArgumentError } from "./errors.js";
+import { InvalidArgumentError, type UndercurrentError } from "./errors.js";
 import type { Broker } from "./pubsub/broker.js";
 
 /** The HTTP side of an upgrade: the request, and its URL parsed. */
@@ -18,17 +18,41 @@ export interface Exchange {
 /**
  * Picks a subprotocol from those the client offered (in its order of preference): return one of
  * them, undefined for none (the connection goes ahead without one), or `false` to refuse the
- * upgrade with 400.
+ * upgrade with 400. Any other result (a name the client did not offer, `null`, a Promise) and a
+ * throw are refused with 500 and reported to `onUpgradeError`.
  */
 export type ProtocolSelector = (offered: readonly string[], exchange: Exchange) => string | undefined | false;
 
-/** Refuses an upgrade with an HTTP answer of your own. */
+/**
+ * Refuses an upgrade with an HTTP answer of your own. Every part is validated before it is
+ * written, as Node's `res.setHeader` would (no CR, LF or other control characters in a value,
+ * names that are tokens); an invalid answer is replaced by a plain 500 and reported to
+ * `onUpgradeError`. `Content-Length`, `Transfer-Encoding` and `Connection` are the library's
+ * (the answer always closes the connection and its length is the body's): values given for them
+ * here are dropped. A `Content-Type` given here replaces the default `text/plain; charset=utf-8`.
+ * Names are case-insensitive; of two that differ only in case, the last wins.
+ *
+ * @example
+ * ```ts
+ * return { status: 401, headers: { "WWW-Authenticate": "Bearer" }, body: "log in first" };
+ * ```
+ */
 export interface UpgradeRefusal {
-  /** An HTTP status, 400–599. */
+  /** An HTTP status: an integer 400–599. */
   readonly status: number;
+  /** Header values are strings (or numbers); each is written on one line, as Latin-1. */
   readonly headers?: Readonly<Record<string, string>>;
-  /** A plain-text body; by default the status text. */
+  /** A body, sent as UTF-8 text; by default "refused". */
   readonly body?: string;
+}
+
+/**
+ * Argument of `onUpgradeError`: why an upgrade was answered with 500 instead of what the
+ * application meant (`UpgradeResponseError`, `UpgradeCallbackError`), and for which request.
+ */
+export interface UpgradeErrorEvent {
+  readonly error: UndercurrentError;
+  readonly exchange: Exchange;
 }
 
 /** Accepts an upgrade and sets `channel.data` before `onConnect`. */
@@ -39,6 +63,10 @@ export interface UpgradeAcceptance<T> {
 /**
  * What `onUpgrade` decides: nothing (or `true`) accepts, `{ data }` accepts with per-connection
  * data, `false` refuses with 403, and an {@link UpgradeRefusal} refuses with its own answer.
+ * The shapes are read strictly: an acceptance has exactly one own key, `data`; a refusal has an
+ * own `status` and at most `headers` and `body` besides. Any other value (`null`, `{}`, a
+ * number, an object with other keys…) is refused with 500 and reported to `onUpgradeError`,
+ * never taken as an acceptance. A thenable of any realm is awaited, then read the same way.
  */
 export type UpgradeDecision<T> = void | boolean | UpgradeAcceptance<T> | UpgradeRefusal;
 
@@ -92,15 +120,31 @@ export interface Options<T = unknown> {
    * Origins allowed to connect (the `Origin` header browsers send): a list of origins such as
    * `"https://example.com"` (compared case-insensitively), or a predicate. Others get 403.
    * Requests without an `Origin` (non-browser clients, which can send any) are let through to
-   * a list and passed to a predicate as undefined. Default: any.
+   * a list and passed to a predicate as undefined. A predicate lets a request through only by
+   * returning `true`; `false` is 403, and any other value (or a throw) is 500, reported to
+   * `onUpgradeError`. Default: any.
    */
   readonly origins?: readonly string[] | ((origin: string | undefined, exchange: Exchange) => boolean);
   /**
    * Runs before the 101 and may be async: authenticate, attach data, or refuse (see
-   * {@link UpgradeDecision}). A throw or rejection refuses with 500. No WebSocket callback runs
-   * for a refused request.
+   * {@link UpgradeDecision}). A throw or rejection, or a decision that is none of the documented
+   * shapes, refuses with 500 and is reported to `onUpgradeError`. No WebSocket callback runs for a
+   * refused request.
    */
   readonly onUpgrade?: (exchange: Exchange) => UpgradeDecision<T> | Promise<UpgradeDecision<T>>;
+  /**
+   * Hears about every upgrade the library answered with 500 because of the application: an
+   * `onUpgrade`, `origins` or `protocols` callback that threw or rejected
+   * (`UpgradeCallbackError`), or a decision that could not be written as HTTP
+   * (`UpgradeResponseError`). Default: each such error is written once with `console.error`. A
+   * throw or rejection inside this hook is written with `console.error` and goes no further.
+   *
+   * @example
+   * ```ts
+   * handshake(callbacks, { onUpgradeError: ({ error, exchange }) => log.error(exchange.url.pathname, error) });
+   * ```
+   */
+  readonly onUpgradeError?: (event: UpgradeErrorEvent) => void;
   /** Most open connections of this handler; more get 503. Default: no limit. */
   readonly maxConnections?: number;
   /** How long to wait for the peer's close frame (and TCP close) after ours, in ms. Default 5000. */
@@ -168,6 +212,7 @@ export interface ResolvedOptions<T = unknown> {
   readonly selectProtocol: ProtocolSelector | undefined;
   readonly allowOrigin: ((origin: string | undefined, exchange: Exchange) => boolean) | undefined;
   readonly onUpgrade: Options<T>["onUpgrade"];
+  readonly onUpgradeError: Options<T>["onUpgradeError"];
   readonly maxConnections: number;
   readonly closeTimeout: number;
   readonly idleTimeout: number;
@@ -213,6 +258,10 @@ export function resolveOptions<T>(options: Options<T> = {}): ResolvedOptions<T> 
   if (onUpgrade !== undefined && typeof onUpgrade !== "function") {
     throw new InvalidArgumentError("onUpgrade must be a function");
   }
+  const { onUpgradeError } = options;
+  if (onUpgradeError !== undefined && typeof onUpgradeError !== "function") {
+    throw new InvalidArgumentError("onUpgradeError must be a function");
+  }
   if (!["close", "drop", "buffer"].includes(backpressure)) {
     throw new InvalidArgumentError(
       `backpressure must be "close", "drop" or "buffer", got "${String(backpressure)}"`,
@@ -226,6 +275,7 @@ export function resolveOptions<T>(options: Options<T> = {}): ResolvedOptions<T> 
     selectProtocol,
     allowOrigin,
     onUpgrade,
+    onUpgradeError,
     maxConnections: count("maxConnections", options.maxConnections, DEFAULTS.maxConnections),
     closeTimeout: count("closeTimeout", options.closeTimeout, DEFAULTS.closeTimeout),
     idleTimeout: count("idleTimeout", options.idleTimeout, DEFAULTS.idleTimeout, 0),

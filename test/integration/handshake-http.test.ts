@@ -132,3 +132,160 @@ test("frames sent in the same packet as the upgrade request are not lost (head)"
     [Opcode.Text, "second"],
   ]);
 });
+
+// ---- RFC 9112 strictness around the upgrade (issue 12) --------------------------------------
+
+/** The status of the first response in `answer`, and the text after its head. */
+function firstResponse(answer: Buffer): { status: number; head: string; rest: Buffer } {
+  const end = answer.indexOf("\r\n\r\n");
+  const head = answer.subarray(0, end === -1 ? answer.length : end).toString("latin1");
+  return {
+    status: Number(/^HTTP\/1\.1 (\d{3}) /.exec(head)?.[1] ?? 0),
+    head,
+    rest: end === -1 ? Buffer.alloc(0) : answer.subarray(end + 4),
+  };
+}
+
+test("two Host lines → 400 (RFC 9112 §3.2)", async () => {
+  const raw = upgradeRequest({}).replace("Host: 127.0.0.1\r\n", "Host: 127.0.0.1\r\nHost: evil.example\r\n");
+  const answer = firstResponse(await request(server.port, raw));
+  assert.equal(answer.status, 400);
+  assert.match(answer.rest.toString(), /Host/);
+});
+
+test("a Host that is not an authority → 400 (RFC 9112 §3.2)", async () => {
+  for (const host of ["evil.example/ws", "user@127.0.0.1", "a b", ""]) {
+    const answer = firstResponse(await request(server.port, upgradeRequest({ Host: host })));
+    assert.equal(answer.status, 400, host);
+    assert.match(answer.rest.toString(), /Host/, host);
+  }
+});
+
+test("an upgrade request that declares a body → 400, and the body is not read as frames", async () => {
+  const body = clientFrame(Opcode.Text, "pwn!");
+  const withLength = Buffer.concat([
+    Buffer.from(upgradeRequest({ "Content-Length": String(body.length) })),
+    body,
+  ]);
+  const length = firstResponse(await request(server.port, withLength));
+  assert.equal(length.status, 400);
+  assert.match(length.rest.toString(), /upgrade request with a body/);
+  assert.doesNotMatch(length.rest.toString("latin1"), /pwn/);
+
+  const chunked = `${upgradeRequest({ "Transfer-Encoding": "chunked" })}4\r\npwn!\r\n0\r\n\r\n`;
+  const te = firstResponse(await request(server.port, chunked));
+  assert.equal(te.status, 400);
+  assert.match(te.rest.toString(), /upgrade request with a body/);
+});
+
+test("Content-Length: 0 on an upgrade request is no body: 101", async () => {
+  const raw = upgradeRequest({ "Content-Length": "0" });
+  const answer = firstResponse(await request(server.port, raw, (b) => b.includes("\r\n\r\n")));
+  assert.equal(answer.status, 101);
+});
+
+test("a pipelined request's pending response goes out before the 101, in request order", async () => {
+  let release = (): void => {};
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const handler = handshake(
+    (_request, response) => void released.then(() => response.end("plain answer")),
+    {
+      onMessage({ channel, text }) {
+        if (text !== undefined) void channel.sendText(text);
+      },
+    },
+    { path: "/ws" },
+  );
+  const pipelined = await serve(handler, { port: 0 });
+  // Answer the plain request only once the upgrade behind it has reached the handler.
+  pipelined.http.prependListener("upgrade", () => setImmediate(release));
+  try {
+    // Two plain requests: the second's response waits in Node's queue behind the first.
+    const plain = "GET /plain HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    const bytes = Buffer.concat([
+      Buffer.from(plain + plain + upgradeRequest({})),
+      clientFrame(Opcode.Text, "after both"),
+    ]);
+    const answer = await request(pipelined.port, bytes, (b) => b.includes("after both"));
+    let rest = answer;
+    for (let i = 0; i < 2; i++) {
+      const ok = firstResponse(rest);
+      assert.equal(ok.status, 200, ok.head);
+      const end = ok.rest.indexOf("plain answer");
+      assert.ok(end !== -1, "each 200's body comes before the 101");
+      rest = ok.rest.subarray(end + "plain answer".length);
+    }
+    const switched = firstResponse(rest);
+    assert.equal(switched.status, 101, switched.head);
+    const frames = decodeServerFrames(switched.rest).map((f) => Buffer.from(f.payload).toString());
+    assert.deepEqual(frames, ["after both"]);
+  } finally {
+    await pipelined.close();
+  }
+});
+
+test("an upgrade behind a response that never finishes is cut after handshakeTimeout, with no 101", async () => {
+  const handler = handshake(() => {}, {}, { path: "/ws", handshakeTimeout: 200 });
+  const stuck = await serve(handler, { port: 0 });
+  try {
+    const bytes = "GET /plain HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" + upgradeRequest({});
+    const answer = await request(stuck.port, bytes);
+    assert.equal(answer.length, 0, answer.toString("latin1"));
+  } finally {
+    await stuck.close();
+  }
+});
+
+test("an absolute-form target is accepted, matched by its path, with the Host's authority (RFC 9112 §3.2.2)", async () => {
+  const handler = handshake(
+    {
+      onConnect({ channel, exchange }) {
+        void channel.sendText(exchange.url.href);
+      },
+    },
+    { path: "/ws" },
+  );
+  const absolute = await serve(handler, { port: 0 });
+  try {
+    const port = absolute.port;
+    for (const target of [`http://127.0.0.1:${port}/ws?x=1`, `HTTP://127.0.0.1:${port}/ws?x=1`]) {
+      const raw = upgradeRequest({ Host: `127.0.0.1:${port}` }, "GET", "1.1", target);
+      const answer = firstResponse(await request(port, raw, (b) => b.includes("x=1")));
+      assert.equal(answer.status, 101, answer.head);
+      const [frame] = decodeServerFrames(answer.rest);
+      assert.equal(Buffer.from(frame!.payload).toString(), `http://127.0.0.1:${port}/ws?x=1`);
+    }
+    // The default port of the scheme is the same authority.
+    const defaultPort = upgradeRequest({ Host: "good.example" }, "GET", "1.1", "http://GOOD.example:80/ws");
+    assert.equal(firstResponse(await request(port, defaultPort, (b) => b.includes("/ws"))).status, 101);
+  } finally {
+    await absolute.close();
+  }
+});
+
+test("an absolute-form target whose authority is not the Host → 400", async () => {
+  for (const target of ["http://evil.example/ws", "http://user@127.0.0.1/ws", "ftp://127.0.0.1/ws"]) {
+    const raw = upgradeRequest({ Host: "127.0.0.1" }, "GET", "1.1", target);
+    const answer = firstResponse(await request(server.port, raw));
+    assert.equal(answer.status, 400, target);
+    assert.match(answer.rest.toString(), /target|Host/, target);
+  }
+});
+
+test("an origin-form path that starts with // stays a path: exchange.url keeps the Host's authority", async () => {
+  const handler = handshake({
+    onConnect({ channel, exchange }) {
+      void channel.sendText(exchange.url.href);
+    },
+  });
+  const any = await serve(handler, { port: 0 });
+  try {
+    const raw = upgradeRequest({ Host: "good.example" }, "GET", "1.1", "//evil.example/ws");
+    const answer = firstResponse(await request(any.port, raw, (b) => b.includes("/ws")));
+    assert.equal(answer.status, 101, answer.head);
+    const [frame] = decodeServerFrames(answer.rest);
+    assert.equal(Buffer.from(frame!.payload).toString(), "http://good.example//evil.example/ws");
+  } finally {
+    await any.close();
+  }
+});

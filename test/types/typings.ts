@@ -10,6 +10,8 @@ import {
   type Channel,
   type SendStatus,
   type UpgradeDecision,
+  UpgradeCallbackError,
+  type UpgradeErrorEvent,
 } from "undercurrent";
 
 interface User {
@@ -61,6 +63,21 @@ handshake({}, { backpressure: "explode" });
 
 // @ts-expect-error: onUpgrade's data must match the channel data type
 handshake<User>({}, { onUpgrade: () => ({ data: { nick: 1 } }) });
+
+// onUpgradeError hears UndercurrentErrors with a code, and the exchange of the request.
+handshake(
+  {},
+  {
+    onUpgradeError({ error, exchange }: UpgradeErrorEvent) {
+      const code: string = error.code;
+      const callback = error instanceof UpgradeCallbackError ? error.callback : undefined;
+      void [code, callback, exchange.url.pathname];
+    },
+  },
+);
+
+// @ts-expect-error: onUpgradeError takes one event object
+handshake({}, { onUpgradeError: (error: Error, exchange: unknown) => void [error, exchange] });
 
 /** A class instance works as callbacks; `this` is the instance. */
 class Room implements Callbacks<User> {

@@ -6,6 +6,9 @@ import {
   formatAcceptResponse,
   formatErrorResponse,
   headerTokens,
+  isFieldValue,
+  isToken,
+  parseTarget,
   isWebSocketRequest,
   validateUpgrade,
   type RequestHeaders,
@@ -103,4 +106,100 @@ test("an error response has a one-line body and its length", () => {
   assert.match(response, /^HTTP\/1\.1 400 Bad Request\r\n/);
   assert.match(response, /Content-Length: 9\r\n/);
   assert.ok(response.endsWith("\r\n\r\nbad thing"));
+});
+
+// ---- issue 12: what the core writes, and RFC 9112 around the upgrade -------------------------
+
+test("RFC 9110 tokens and field values", () => {
+  assert.ok(isToken("Sec-WebSocket-Protocol") && isToken("x!#$%&'*+-.^_`|~9"));
+  for (const bad of ["", "a b", "a:b", "a\r\nb", "é", "a\u0000"])
+    assert.ok(!isToken(bad), JSON.stringify(bad));
+  assert.ok(isFieldValue("") && isFieldValue("caf\u00e9\tx y") && isFieldValue("~"));
+  for (const bad of ["a\rb", "a\nb", "a\u0000b", "a\u007fb", "\u0100", "a\u2028b"]) {
+    assert.ok(!isFieldValue(bad), JSON.stringify(bad));
+  }
+});
+
+test("the 101 refuses to write a value that is not a token or field value", () => {
+  assert.throws(() => formatAcceptResponse({ accept: "abc=", protocol: "a\r\nSet-Cookie: x" }), TypeError);
+  assert.throws(() => formatAcceptResponse({ accept: "abc=", extensions: "x\r\ny" }), TypeError);
+  assert.throws(() => formatAcceptResponse({ accept: "a\nb" }), TypeError);
+  assert.throws(() => formatAcceptResponse({ accept: "abc=", headers: { "X A": "b" } }), TypeError);
+});
+
+test("an error response: status 400-599, valid names and values, framing headers written once", () => {
+  for (const status of [200, 399, 600, 401.5, Number.NaN]) {
+    assert.throws(() => formatErrorResponse(status, "x"), TypeError, String(status));
+  }
+  assert.throws(() => formatErrorResponse(401, "x", { "X-A": "a\r\nb: c" }), TypeError);
+  assert.throws(() => formatErrorResponse(401, "x", { "X A": "b" }), TypeError);
+  const response = formatErrorResponse(401, "é", {
+    "CONTENT-LENGTH": "99",
+    connection: "keep-alive",
+    "Transfer-Encoding": "chunked",
+    "Content-Type": "a/b",
+    "content-type": "c/d",
+    "X-Why": "caf\u00e9",
+  });
+  assert.equal(
+    response,
+    "HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 2\r\n" +
+      "content-type: c/d\r\nX-Why: caf\u00e9\r\n\r\n\u00c3\u00a9",
+  );
+});
+
+test("request targets: origin-form and absolute-form (RFC 9112 §3.2)", () => {
+  assert.deepEqual(parseTarget("/chat?x=1"), { pathAndQuery: "/chat?x=1", pathname: "/chat" });
+  assert.deepEqual(parseTarget("HTTP://Host:80/chat?x=1"), {
+    pathAndQuery: "/chat?x=1",
+    pathname: "/chat",
+    scheme: "http",
+    authority: "Host:80",
+  });
+  assert.deepEqual(parseTarget("http://host?x"), {
+    pathAndQuery: "/?x",
+    pathname: "/",
+    scheme: "http",
+    authority: "host",
+  });
+  assert.equal(parseTarget("*"), undefined);
+  assert.equal(parseTarget("host:443"), undefined);
+});
+
+const request = (extra: RequestHeaders, more: { url?: string; rawHeaders?: string[] } = {}) =>
+  validateUpgrade({ method: "GET", httpVersion: "1.1", headers: { ...good, ...extra }, ...more });
+
+test("RFC 9112 §3.2: one Host line, with a valid authority", () => {
+  const twice = request({}, { rawHeaders: ["Host", "example.com", "host", "evil.example"] });
+  assert.deepEqual(twice, { ok: false, status: 400, reason: "more than one Host header" });
+  assert.equal(request({}, { rawHeaders: ["Host", "example.com"] }).ok, true);
+  for (const host of ["", "a/b", "u@h", "a b", "h:x", "[::1"]) {
+    assert.deepEqual(request({ host }), { ok: false, status: 400, reason: "invalid Host header" }, host);
+  }
+  for (const host of ["example.com:8080", "[::1]:80", "127.0.0.1", "xn--bcher-kva.example"]) {
+    assert.equal(request({ host }).ok, true, host);
+  }
+});
+
+test("an upgrade request that declares a body is refused", () => {
+  const body = { ok: false, status: 400, reason: "upgrade request with a body" };
+  assert.deepEqual(request({ "content-length": "10" }), body);
+  assert.deepEqual(request({ "transfer-encoding": "chunked" }), body);
+  assert.deepEqual(request({ "transfer-encoding": "identity" }), body);
+  assert.equal(request({ "content-length": "0" }).ok, true);
+});
+
+test("absolute-form targets: http(s) only, no userinfo, the same authority as Host", () => {
+  const ok = (url: string, host = "example.com") => request({ host }, { url }).ok;
+  assert.ok(ok("http://example.com/chat"));
+  assert.ok(ok("http://EXAMPLE.com:80/chat"));
+  assert.ok(ok("https://example.com:443/chat"));
+  assert.ok(ok("https://example.com/chat", "example.com:443"));
+  assert.ok(ok("/chat"));
+  assert.ok(!ok("http://evil.example/chat"));
+  assert.ok(!ok("http://example.com:8080/chat"));
+  assert.ok(!ok("https://example.com/chat", "example.com:80"));
+  assert.ok(!ok("http://user@example.com/chat"));
+  assert.ok(!ok("ws://example.com/chat"));
+  assert.ok(!ok("*"));
 });
