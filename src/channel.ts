@@ -7,6 +7,7 @@ import type { SocketConnection } from "./node/socket-connection.js";
 import { settle } from "./node/outbox.js";
 import { CloseCode, isValidSentCloseCode } from "./protocol/close-codes.js";
 import { InvalidArgumentError } from "./errors.js";
+import { isTimeout, timeoutMessage } from "./validate.js";
 
 const encoder = new TextEncoder();
 
@@ -15,6 +16,13 @@ function toBytes(data: BinaryData): Uint8Array | undefined {
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
   if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   return undefined;
+}
+
+/** Why a send's options cannot be honoured, or undefined when they can. */
+function checkOptions(options: SendOptions | undefined): InvalidArgumentError | undefined {
+  const timeout = options?.timeout;
+  if (timeout === undefined || isTimeout(timeout)) return undefined;
+  return new InvalidArgumentError(timeoutMessage("timeout", timeout));
 }
 
 /** The states of a channel, numbered as the browser's `WebSocket.readyState`. */
@@ -43,8 +51,10 @@ export interface SendOptions {
   /** Called when the frame has been handed to the operating system, or failed. */
   readonly callback?: SendCallback;
   /**
-   * Milliseconds to wait for the frame to be handed to the operating system; past it the send
-   * fails with `SendTimeoutError` (the connection stays open and the bytes may still go).
+   * Milliseconds to wait for the frame to be handed to the operating system, an integer from 1
+   * to 2³¹−1; past it the send fails with `SendTimeoutError` (the connection stays open and the
+   * bytes may still go). `Infinity`, like no timeout, waits however long it takes. Any other
+   * value rejects the send with `InvalidArgumentError`, and nothing is sent.
    */
   readonly timeout?: number;
   /**
@@ -126,6 +136,8 @@ export class Channel<T = unknown> {
   /** Sends a text message. */
   sendText(text: string, options?: SendOptions): Promise<SendStatus> {
     if (typeof text !== "string") return settle(new InvalidArgumentError("sendText takes a string"), options);
+    const invalid = checkOptions(options);
+    if (invalid !== undefined) return settle(invalid, options);
     return this.#connection.sendText(text, options);
   }
 
@@ -133,6 +145,8 @@ export class Channel<T = unknown> {
   sendBinary(data: BinaryData, options?: SendOptions): Promise<SendStatus> {
     const bytes = toBytes(data);
     if (bytes === undefined) return settle(new InvalidArgumentError("sendBinary takes bytes"), options);
+    const invalid = checkOptions(options);
+    if (invalid !== undefined) return settle(invalid, options);
     return this.#connection.sendBinary(bytes, options);
   }
 
@@ -142,6 +156,8 @@ export class Channel<T = unknown> {
     if (bytes === undefined || bytes.length > 125) {
       return settle(new InvalidArgumentError("a ping carries at most 125 bytes"), options);
     }
+    const invalid = checkOptions(options);
+    if (invalid !== undefined) return settle(invalid, options);
     return this.#connection.ping(bytes, options);
   }
 

@@ -256,7 +256,7 @@ export class Outbox {
       process.nextTick(flushLater, this);
     }
     // Sends without a callback or timeout share one promise per batch: they complete together.
-    if (options?.callback === undefined && options?.timeout === undefined) return this.batchPromise();
+    if (options?.callback === undefined && timed(options) === undefined) return this.batchPromise();
     return this.track(options, (done) => this.completions.push(done));
   }
 
@@ -283,8 +283,8 @@ export class Outbox {
         if (error) reject(new ChannelClosedError("the connection closed before the send was written", error));
         else resolve("sent");
       });
-      if (options?.timeout !== undefined) {
-        const timeout = options.timeout;
+      const timeout = timed(options);
+      if (timeout !== undefined) {
         timer = setTimeout(() => reject(new SendTimeoutError(timeout)), timeout);
         timer.unref();
       }
@@ -312,6 +312,12 @@ export class Outbox {
 
 function flushLater(outbox: Outbox): void {
   outbox.flush();
+}
+
+/** The delay to time a send with, if any: Channel checked it, and Infinity means none. */
+function timed(options: SendOptions | undefined): number | undefined {
+  const timeout = options?.timeout;
+  return timeout === Infinity ? undefined : timeout;
 }
 
 /** One completion for a batch: reports to every send in it. */

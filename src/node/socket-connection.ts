@@ -14,7 +14,7 @@ import type { CompressedEvent } from "../protocol/events.js";
 import { Channel, ReadyState, type SendOptions, type SendStatus } from "../channel.js";
 import type { Exchange, ResolvedOptions } from "../options.js";
 import { ChannelClosedError } from "../errors.js";
-import type { IdleTarget } from "./timers.js";
+import { startTimer, type IdleTarget } from "./timers.js";
 import { connectionZlib, type MessageInflater } from "./zlib.js";
 import { Outbox, settle } from "./outbox.js";
 import type { SharedDeflate } from "../pubsub/broker.js";
@@ -360,7 +360,8 @@ export class SocketConnection<T> implements IdleTarget {
   private armCloseTimer(): void {
     if (this.closeTimer !== null || this.socketClosed) return;
     // Not unref'd: `await server.close()` must settle even when nothing else keeps the process up.
-    this.closeTimer = setTimeout(closeTimedOut, this.context.options.closeTimeout, this);
+    // closeTimeout Infinity: no timer, the peer is waited for however long it takes.
+    this.closeTimer = startTimer(this.context.options.closeTimeout, closeTimedOut, this) ?? null;
   }
 }
 
