@@ -150,7 +150,10 @@ export class Channel<T = unknown> {
     return this.#connection.sendBinary(bytes, options);
   }
 
-  /** Sends a ping (payload up to 125 bytes). The peer's pong needs no handling. */
+  /**
+   * Sends a ping (payload up to 125 bytes) at once; `options` work as for {@link Channel.sendText}
+   * (`compress` aside). The peer's pong needs no handling.
+   */
   ping(data?: BinaryData, options?: SendOptions): Promise<SendStatus> {
     const bytes = data === undefined ? new Uint8Array(0) : toBytes(data);
     if (bytes === undefined || bytes.length > 125) {

@@ -123,6 +123,14 @@ export class Outbox {
   }
 
   /**
+   * Writes a control frame the protocol just queued (a ping) now, completing like any send:
+   * its callback is told, its timeout applies, and its promise is never an unhandled rejection.
+   */
+  control(options: SendOptions | undefined): Promise<SendStatus> {
+    return this.track(options, (done) => this.flush(done));
+  }
+
+  /**
    * Writes what the protocol queued (messages, pings, pongs, a close frame), after anything
    * waiting for compression; `done` is told when it has been written.
    */

@@ -323,9 +323,7 @@ export class SocketConnection<T> implements IdleTarget {
 
   ping(bytes: Uint8Array, options?: SendOptions): Promise<SendStatus> {
     if (this.readyState !== ReadyState.Open || !this.core.ping(bytes)) return refuse(options);
-    return new Promise<SendStatus>((resolve, reject) =>
-      this.outbox.flush((error) => (error ? reject(new ChannelClosedError()) : resolve("sent"))),
-    );
+    return this.outbox.control(options);
   }
 
   /** @internal The `"close"` backpressure policy: a send did not fit. */
