@@ -7,7 +7,7 @@ import type { SocketConnection } from "./node/socket-connection.js";
 import { settle } from "./node/outbox.js";
 import { CloseCode, isValidSentCloseCode } from "./protocol/close-codes.js";
 import { InvalidArgumentError } from "./errors.js";
-import { isTimeout, timeoutMessage } from "./validate.js";
+import { isTimeout, show, timeoutMessage } from "./validate.js";
 
 const encoder = new TextEncoder();
 
@@ -23,6 +23,20 @@ function checkOptions(options: SendOptions | undefined): InvalidArgumentError | 
   const timeout = options?.timeout;
   if (timeout === undefined || isTimeout(timeout)) return undefined;
   return new InvalidArgumentError(timeoutMessage("timeout", timeout));
+}
+
+/**
+ * Why `code` and `reason` cannot go in a close frame, or undefined when they can: a code of
+ * 1000–1003, 1007–1014 or 3000–4999 and a string of at most 123 UTF-8 bytes.
+ */
+export function checkClose(code: unknown, reason: unknown): InvalidArgumentError | undefined {
+  if (typeof code !== "number" || !isValidSentCloseCode(code)) {
+    return new InvalidArgumentError(`${show(code)} is not a close code that may be sent`);
+  }
+  if (typeof reason !== "string" || encoder.encode(reason).length > 123) {
+    return new InvalidArgumentError("a close reason is a string of at most 123 UTF-8 bytes");
+  }
+  return undefined;
 }
 
 /** The states of a channel, numbered as the browser's `WebSocket.readyState`. */
@@ -170,12 +184,8 @@ export class Channel<T = unknown> {
    * `closeTimeout` passed and the connection was cut.
    */
   close(code: number = CloseCode.NormalClosure, reason = ""): Promise<void> {
-    if (!isValidSentCloseCode(code)) {
-      return settle(new InvalidArgumentError(`${String(code)} is not a close code that may be sent`));
-    }
-    if (typeof reason !== "string" || encoder.encode(reason).length > 123) {
-      return settle(new InvalidArgumentError("a close reason is a string of at most 123 UTF-8 bytes"));
-    }
+    const invalid = checkClose(code, reason);
+    if (invalid !== undefined) return settle(invalid);
     return this.#connection.close(code, reason);
   }
 
