@@ -37,13 +37,14 @@ export { CloseCode, type CloseCodeValue } from "./protocol/close-codes.js";
 export {
   UndercurrentError,
   ProtocolError,
-  HandshakeError,
   ChannelClosedError,
   SendTimeoutError,
   BackpressureError,
   InvalidArgumentError,
   type ProtocolErrorCode,
+  type ProtocolErrorCloseCode,
 } from "./errors.js";
+export { ERROR_CODES, type ErrorCode, type ErrorCodeInfo } from "./error-codes.js";
 export { MemoryBroker } from "./pubsub/memory.js";
 export {
   Publication,
