@@ -20,6 +20,7 @@ import {
   type SendOptions,
 } from "../../src/index.js";
 import { RawClient, Opcode } from "../helpers/raw-client.js";
+import { UPGRADE } from "../helpers/frames.js";
 
 const BEYOND_ANY_TIMER = 2 ** 31 + 1000;
 
@@ -49,10 +50,7 @@ function deferred<V = void>(): { promise: Promise<V>; settle(value: V): void } {
 function rawUpgrade(port: number): { socket: Socket; status: Promise<number> } {
   const socket = connect(port, "127.0.0.1");
   socket.on("error", () => {});
-  socket.write(
-    "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-  );
+  socket.write(UPGRADE);
   const status = new Promise<number>((resolve, reject) => {
     let head = "";
     socket.on("data", (chunk: Buffer) => {
