@@ -7,6 +7,7 @@ import type { SocketConnection } from "./node/socket-connection.js";
 import { settle } from "./node/outbox.js";
 import { CloseCode, isValidSentCloseCode } from "./protocol/close-codes.js";
 import { InvalidArgumentError } from "./errors.js";
+import { isTimeout, show, timeoutMessage } from "./validate.js";
 
 const encoder = new TextEncoder();
 
@@ -14,6 +15,27 @@ function toBytes(data: BinaryData): Uint8Array | undefined {
   if (data instanceof Uint8Array) return data;
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
   if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return undefined;
+}
+
+/** Why a send's options cannot be honoured, or undefined when they can. */
+function checkOptions(options: SendOptions | undefined): InvalidArgumentError | undefined {
+  const timeout = options?.timeout;
+  if (timeout === undefined || isTimeout(timeout)) return undefined;
+  return new InvalidArgumentError(timeoutMessage("timeout", timeout));
+}
+
+/**
+ * Why `code` and `reason` cannot go in a close frame, or undefined when they can: a code of
+ * 1000–1003, 1007–1014 or 3000–4999 and a string of at most 123 UTF-8 bytes.
+ */
+export function checkClose(code: unknown, reason: unknown): InvalidArgumentError | undefined {
+  if (typeof code !== "number" || !isValidSentCloseCode(code)) {
+    return new InvalidArgumentError(`${show(code)} is not a close code that may be sent`);
+  }
+  if (typeof reason !== "string" || encoder.encode(reason).length > 123) {
+    return new InvalidArgumentError("a close reason is a string of at most 123 UTF-8 bytes");
+  }
   return undefined;
 }
 
@@ -43,8 +65,10 @@ export interface SendOptions {
   /** Called when the frame has been handed to the operating system, or failed. */
   readonly callback?: SendCallback;
   /**
-   * Milliseconds to wait for the frame to be handed to the operating system; past it the send
-   * fails with `SendTimeoutError` (the connection stays open and the bytes may still go).
+   * Milliseconds to wait for the frame to be handed to the operating system, an integer from 1
+   * to 2³¹−1; past it the send fails with `SendTimeoutError` (the connection stays open and the
+   * bytes may still go). `Infinity`, like no timeout, waits however long it takes. Any other
+   * value rejects the send with `InvalidArgumentError`, and nothing is sent.
    */
   readonly timeout?: number;
   /**
@@ -126,6 +150,8 @@ export class Channel<T = unknown> {
   /** Sends a text message. */
   sendText(text: string, options?: SendOptions): Promise<SendStatus> {
     if (typeof text !== "string") return settle(new InvalidArgumentError("sendText takes a string"), options);
+    const invalid = checkOptions(options);
+    if (invalid !== undefined) return settle(invalid, options);
     return this.#connection.sendText(text, options);
   }
 
@@ -133,15 +159,22 @@ export class Channel<T = unknown> {
   sendBinary(data: BinaryData, options?: SendOptions): Promise<SendStatus> {
     const bytes = toBytes(data);
     if (bytes === undefined) return settle(new InvalidArgumentError("sendBinary takes bytes"), options);
+    const invalid = checkOptions(options);
+    if (invalid !== undefined) return settle(invalid, options);
     return this.#connection.sendBinary(bytes, options);
   }
 
-  /** Sends a ping (payload up to 125 bytes). The peer's pong needs no handling. */
+  /**
+   * Sends a ping (payload up to 125 bytes) at once; `options` work as for {@link Channel.sendText}
+   * (`compress` aside). The peer's pong needs no handling.
+   */
   ping(data?: BinaryData, options?: SendOptions): Promise<SendStatus> {
     const bytes = data === undefined ? new Uint8Array(0) : toBytes(data);
     if (bytes === undefined || bytes.length > 125) {
       return settle(new InvalidArgumentError("a ping carries at most 125 bytes"), options);
     }
+    const invalid = checkOptions(options);
+    if (invalid !== undefined) return settle(invalid, options);
     return this.#connection.ping(bytes, options);
   }
 
@@ -151,12 +184,8 @@ export class Channel<T = unknown> {
    * `closeTimeout` passed and the connection was cut.
    */
   close(code: number = CloseCode.NormalClosure, reason = ""): Promise<void> {
-    if (!isValidSentCloseCode(code)) {
-      return settle(new InvalidArgumentError(`${String(code)} is not a close code that may be sent`));
-    }
-    if (typeof reason !== "string" || encoder.encode(reason).length > 123) {
-      return settle(new InvalidArgumentError("a close reason is a string of at most 123 UTF-8 bytes"));
-    }
+    const invalid = checkClose(code, reason);
+    if (invalid !== undefined) return settle(invalid);
     return this.#connection.close(code, reason);
   }
 

@@ -1,35 +1,18 @@
 /**
- * Every error undercurrent creates, with the stable `code` each carries. Peer faults
- * ({@link ProtocolError}, {@link HandshakeError}) are kept apart from caller misuse
- * ({@link InvalidArgumentError}) and from the state of a connection ({@link ChannelClosedError},
- * {@link SendTimeoutError}).
- *
- * | class | code | when |
- * | --- | --- | --- |
- * | ProtocolError | ERR_UNMASKED_FRAME, ERR_UNEXPECTED_RSV, ERR_RESERVED_OPCODE, ERR_CONTROL_FRAME_TOO_LONG, ERR_FRAGMENTED_CONTROL_FRAME, ERR_UNEXPECTED_CONTINUATION, ERR_EXPECTED_CONTINUATION, ERR_INVALID_LENGTH, ERR_INVALID_CLOSE_PAYLOAD, ERR_INVALID_CLOSE_CODE (1002); ERR_INVALID_UTF8 (1007); ERR_MESSAGE_TOO_BIG, ERR_TOO_MANY_FRAGMENTS (1009) | the peer broke RFC 6455 or a limit |
- * | HandshakeError | ERR_HANDSHAKE | an upgrade request was refused (`status`) |
- * | UpgradeResponseError | ERR_INVALID_UPGRADE_RESPONSE | the application's decision or refusal could not be written as HTTP (answered with 500) |
- * | UpgradeCallbackError | ERR_UPGRADE_CALLBACK | `onUpgrade`, the `origins` predicate or the `protocols` selector threw or rejected (answered with 500) |
- * | ChannelClosedError | ERR_CHANNEL_CLOSED | a send on a channel that is closing or closed |
- * | SendTimeoutError | ERR_SEND_TIMEOUT | a send was not flushed within its `timeout` |
- * | BackpressureError | ERR_BACKPRESSURE | a send past `maxBackpressure` under the `"close"` policy |
- * | InvalidArgumentError | ERR_INVALID_ARGUMENT | a bad option or argument (caller misuse) |
+ * Every error class undercurrent creates; each carries a stable `code`, listed with its meaning
+ * in `ERROR_CODES` (`src/error-codes.ts`). Peer faults ({@link ProtocolError}) are kept apart
+ * from caller misuse ({@link InvalidArgumentError}) and from the state of a connection
+ * ({@link ChannelClosedError}, {@link SendTimeoutError}, {@link BackpressureError}).
  * @module
  */
 
-export { UndercurrentError, ProtocolError, type ProtocolErrorCode } from "./protocol/errors.js";
+export {
+  UndercurrentError,
+  ProtocolError,
+  type ProtocolErrorCode,
+  type ProtocolErrorCloseCode,
+} from "./protocol/errors.js";
 import { UndercurrentError } from "./protocol/errors.js";
-
-/** An upgrade request was refused before the 101; `status` is the HTTP status sent. */
-export class HandshakeError extends UndercurrentError {
-  /** The HTTP status of the refusal. */
-  readonly status: number;
-
-  constructor(status: number, message: string) {
-    super("ERR_HANDSHAKE", message);
-    this.status = status;
-  }
-}
 
 /**
  * What the application decided before the 101 cannot be written as HTTP: a decision value that

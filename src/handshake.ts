@@ -8,7 +8,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import type { Callbacks } from "./callbacks.js";
-import type { BinaryData, Channel } from "./channel.js";
+import { checkClose, type BinaryData, type Channel } from "./channel.js";
 import { resolveOptions, type Options } from "./options.js";
 import { CloseCode } from "./protocol/close-codes.js";
 import { isWebSocketRequest, parseTarget, validateUpgrade } from "./protocol/handshake.js";
@@ -48,6 +48,8 @@ export interface WebSocketHandler<T = unknown> {
   /**
    * Refuses new upgrades (503), closes every connection with `code` (default 1001), and
    * resolves when all have closed (each within `closeTimeout`). Closes the next handler too.
+   * A code or reason that cannot be sent (see `channel.close`) rejects with
+   * `InvalidArgumentError` and changes nothing.
    */
   close(code?: number, reason?: string): Promise<void>;
   /** The handler's `handshakeTimeout`, which `serve()` applies to the HTTP server. */
@@ -175,6 +177,9 @@ export function handshake<T = unknown>(
     code: number = CloseCode.GoingAway,
     reason = "server shutting down",
   ): Promise<void> => {
+    // Checked before anything changes: a refused close leaves the handler as it was.
+    const invalid = checkClose(code, reason);
+    if (invalid !== undefined) throw invalid;
     context.closing = true;
     await Promise.all([...connections].map((channel) => channel.close(code, reason)));
     await context.topics.close();

@@ -38,7 +38,6 @@ export { CloseCode, type CloseCodeValue } from "./protocol/close-codes.js";
 export {
   UndercurrentError,
   ProtocolError,
-  HandshakeError,
   UpgradeResponseError,
   UpgradeCallbackError,
   type UpgradeCallbackName,
@@ -47,7 +46,9 @@ export {
   BackpressureError,
   InvalidArgumentError,
   type ProtocolErrorCode,
+  type ProtocolErrorCloseCode,
 } from "./errors.js";
+export { ERROR_CODES, type ErrorCode, type ErrorCodeInfo } from "./error-codes.js";
 export { MemoryBroker } from "./pubsub/memory.js";
 export {
   Publication,

@@ -6,6 +6,7 @@
 import type { IncomingMessage } from "node:http";
 import { InvalidArgumentError, type UndercurrentError } from "./errors.js";
 import type { Broker } from "./pubsub/broker.js";
+import { isTimeout, show, timeoutMessage } from "./validate.js";
 
 /** The HTTP side of an upgrade: the request, and its URL parsed. */
 export interface Exchange {
@@ -147,17 +148,23 @@ export interface Options<T = unknown> {
   readonly onUpgradeError?: (event: UpgradeErrorEvent) => void;
   /** Most open connections of this handler; more get 503. Default: no limit. */
   readonly maxConnections?: number;
-  /** How long to wait for the peer's close frame (and TCP close) after ours, in ms. Default 5000. */
+  /**
+   * How long to wait for the peer's close frame (and TCP close) after ours, in ms, from 1 to
+   * 2³¹−1; then the connection is cut. `Infinity`: never cut, wait for the peer however long it
+   * takes (and `handler.close()` with it). Default 5000.
+   */
   readonly closeTimeout?: number;
   /**
-   * A connection with no input for this many ms is dropped (onClose reports 1006); after half
-   * of it in silence the server pings. 0 disables. Default 120000.
+   * A connection with no input for this many ms (up to 2³¹−1) is dropped (onClose reports
+   * 1006); after half of it in silence the server pings. 0 or `Infinity` disables both.
+   * Default 120000.
    */
   readonly idleTimeout?: number;
   /**
-   * Longest time from the request's first byte to the 101, in ms: a client that trickles its
-   * request (slowloris) or an `onUpgrade` that never settles is cut. `serve()` applies it to the
-   * HTTP server's header timeout too. Default 10000.
+   * Longest time from the request's first byte to the 101, in ms, from 1 to 2³¹−1: a client that
+   * trickles its request (slowloris) or an `onUpgrade` that never settles is cut. `serve()`
+   * applies it to the HTTP server's header timeout too. `Infinity`: no limit at all, neither on
+   * `onUpgrade` nor (with `serve()`) on the HTTP request. Default 10000.
    */
   readonly handshakeTimeout?: number;
   /**
@@ -226,8 +233,15 @@ export interface ResolvedOptions<T = unknown> {
 function count(name: string, value: number | undefined, fallback: number, min = 1): number {
   if (value === undefined) return fallback;
   if (!(Number.isSafeInteger(value) || value === Infinity) || value < min) {
-    throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}, got ${String(value)}`);
+    throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}, got ${show(value)}`);
   }
+  return value;
+}
+
+/** A timeout: Infinity ("never") or a delay a timer honours (see `validate.ts`). */
+function timeout(name: string, value: number | undefined, fallback: number, min = 1): number {
+  if (value === undefined) return fallback;
+  if (!isTimeout(value, min)) throw new InvalidArgumentError(timeoutMessage(name, value, min));
   return value;
 }
 
@@ -277,9 +291,9 @@ export function resolveOptions<T>(options: Options<T> = {}): ResolvedOptions<T> 
     onUpgrade,
     onUpgradeError,
     maxConnections: count("maxConnections", options.maxConnections, DEFAULTS.maxConnections),
-    closeTimeout: count("closeTimeout", options.closeTimeout, DEFAULTS.closeTimeout),
-    idleTimeout: count("idleTimeout", options.idleTimeout, DEFAULTS.idleTimeout, 0),
-    handshakeTimeout: count("handshakeTimeout", options.handshakeTimeout, DEFAULTS.handshakeTimeout),
+    closeTimeout: timeout("closeTimeout", options.closeTimeout, DEFAULTS.closeTimeout),
+    idleTimeout: timeout("idleTimeout", options.idleTimeout, DEFAULTS.idleTimeout, 0),
+    handshakeTimeout: timeout("handshakeTimeout", options.handshakeTimeout, DEFAULTS.handshakeTimeout),
     maxBackpressure: count("maxBackpressure", options.maxBackpressure, DEFAULTS.maxBackpressure),
     backpressure,
     compression: resolveCompression(options.compression),

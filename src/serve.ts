@@ -45,14 +45,15 @@ export async function serve<T>(handler: WebSocketHandler<T>, options: ServeOptio
   const { port = 0, host = "127.0.0.1" } = options;
   // Slowloris: a request whose headers take longer than handshakeTimeout is cut by Node's HTTP
   // server, which checks at connectionsCheckingInterval; header size stays at Node's limit
-  // (16 KiB by default, answered with 431).
+  // (16 KiB by default, answered with 431). handshakeTimeout Infinity asks for no limit: Node's
+  // 0 for both timeouts (its request timeout would otherwise cut the request after 5 minutes).
   const timeout = handler.handshakeTimeout;
   const http = createServer(
     { connectionsCheckingInterval: Math.min(Math.max(timeout / 4, 100), 30_000) },
     handler,
   );
-  http.headersTimeout = timeout;
-  http.requestTimeout = Math.max(http.requestTimeout, timeout);
+  http.headersTimeout = timeout === Infinity ? 0 : timeout;
+  http.requestTimeout = timeout === Infinity ? 0 : Math.max(http.requestTimeout, timeout);
   http.on("upgrade", handler.upgrade);
   await new Promise<void>((resolve, reject) => {
     http.once("error", reject);

@@ -123,6 +123,14 @@ export class Outbox {
   }
 
   /**
+   * Writes a control frame the protocol just queued (a ping) now, completing like any send:
+   * its callback is told, its timeout applies, and its promise is never an unhandled rejection.
+   */
+  control(options: SendOptions | undefined): Promise<SendStatus> {
+    return this.track(options, (done) => this.flush(done));
+  }
+
+  /**
    * Writes what the protocol queued (messages, pings, pongs, a close frame), after anything
    * waiting for compression; `done` is told when it has been written.
    */
@@ -256,7 +264,7 @@ export class Outbox {
       process.nextTick(flushLater, this);
     }
     // Sends without a callback or timeout share one promise per batch: they complete together.
-    if (options?.callback === undefined && options?.timeout === undefined) return this.batchPromise();
+    if (options?.callback === undefined && timed(options) === undefined) return this.batchPromise();
     return this.track(options, (done) => this.completions.push(done));
   }
 
@@ -283,8 +291,8 @@ export class Outbox {
         if (error) reject(new ChannelClosedError("the connection closed before the send was written", error));
         else resolve("sent");
       });
-      if (options?.timeout !== undefined) {
-        const timeout = options.timeout;
+      const timeout = timed(options);
+      if (timeout !== undefined) {
         timer = setTimeout(() => reject(new SendTimeoutError(timeout)), timeout);
         timer.unref();
       }
@@ -312,6 +320,12 @@ export class Outbox {
 
 function flushLater(outbox: Outbox): void {
   outbox.flush();
+}
+
+/** The delay to time a send with, if any: Channel checked it, and Infinity means none. */
+function timed(options: SendOptions | undefined): number | undefined {
+  const timeout = options?.timeout;
+  return timeout === Infinity ? undefined : timeout;
 }
 
 /** One completion for a batch: reports to every send in it. */

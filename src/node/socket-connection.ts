@@ -14,7 +14,7 @@ import type { CompressedEvent } from "../protocol/events.js";
 import { Channel, ReadyState, type SendOptions, type SendStatus } from "../channel.js";
 import type { Exchange, ResolvedOptions } from "../options.js";
 import { ChannelClosedError } from "../errors.js";
-import type { IdleTarget } from "./timers.js";
+import { startTimer, type IdleTarget } from "./timers.js";
 import { connectionZlib, type MessageInflater } from "./zlib.js";
 import { Outbox, settle } from "./outbox.js";
 import type { SharedDeflate } from "../pubsub/broker.js";
@@ -323,9 +323,7 @@ export class SocketConnection<T> implements IdleTarget {
 
   ping(bytes: Uint8Array, options?: SendOptions): Promise<SendStatus> {
     if (this.readyState !== ReadyState.Open || !this.core.ping(bytes)) return refuse(options);
-    return new Promise<SendStatus>((resolve, reject) =>
-      this.outbox.flush((error) => (error ? reject(new ChannelClosedError()) : resolve("sent"))),
-    );
+    return this.outbox.control(options);
   }
 
   /** @internal The `"close"` backpressure policy: a send did not fit. */
@@ -360,7 +358,8 @@ export class SocketConnection<T> implements IdleTarget {
   private armCloseTimer(): void {
     if (this.closeTimer !== null || this.socketClosed) return;
     // Not unref'd: `await server.close()` must settle even when nothing else keeps the process up.
-    this.closeTimer = setTimeout(closeTimedOut, this.context.options.closeTimeout, this);
+    // closeTimeout Infinity: no timer, the peer is waited for however long it takes.
+    this.closeTimer = startTimer(this.context.options.closeTimeout, closeTimedOut, this) ?? null;
   }
 }
 

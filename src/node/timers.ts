@@ -26,6 +26,18 @@ const systemClock: Clock = {
   clearInterval: (handle) => clearInterval(handle as NodeJS.Timeout),
 };
 
+/**
+ * `setTimeout` for a validated timeout (see `validate.ts`): Infinity means never, and sets no
+ * timer (Node would fire it after 1 ms).
+ */
+export function startTimer<A extends unknown[]>(
+  ms: number,
+  callback: (...args: A) => void,
+  ...args: A
+): NodeJS.Timeout | undefined {
+  return ms === Infinity ? undefined : setTimeout(callback, ms, ...args);
+}
+
 /** Ticks per idle timeout: the timeout is enforced to within a quarter of itself. */
 const TICKS = 4;
 
@@ -36,18 +48,18 @@ export class IdleSweeper {
   private readonly clock: Clock;
   private handle: { unref(): void } | null = null;
 
-  /** `timeout` 0 disables the sweeper. */
+  /** `timeout` 0 or Infinity disables the sweeper. */
   constructor(timeout: number, clock: Clock = systemClock) {
     this.timeout = timeout;
     this.clock = clock;
   }
 
   add(target: IdleTarget): void {
-    if (this.timeout === 0) return;
+    if (this.timeout === 0 || this.timeout === Infinity) return;
     target.idleTicks = 0;
     this.targets.add(target);
     if (this.handle === null) {
-      this.handle = this.clock.setInterval(() => this.tick(), this.timeout / TICKS);
+      this.handle = this.clock.setInterval(() => this.tick(), Math.max(1, this.timeout / TICKS));
       this.handle.unref();
     }
   }

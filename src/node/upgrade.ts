@@ -31,6 +31,7 @@ import { parseExtensions } from "../protocol/extensions-header.js";
 import { negotiateDeflate, type DeflateAgreement } from "../protocol/permessage-deflate.js";
 import { SocketConnection } from "./socket-connection.js";
 import type { HandlerContext } from "./handler-context.js";
+import { startTimer } from "./timers.js";
 
 function sha1Base64(input: string): string {
   return createHash("sha1").update(input).digest("base64");
@@ -369,15 +370,15 @@ export function acceptUpgrade<T>(
   if (!isThenable(result)) return complete(result);
 
   // An asynchronous decision: hold the socket (its bytes wait in its buffer), give up after
-  // handshakeTimeout, and count it against maxConnections meanwhile.
+  // handshakeTimeout (never when it is Infinity), and count it against maxConnections meanwhile.
   context.pending++;
   let settled = false;
-  const timer = setTimeout(() => {
+  const timer = startTimer(options.handshakeTimeout, () => {
     settled = true;
     context.pending--;
     refuseUpgrade(socket, 503, "upgrade check timed out");
-  }, options.handshakeTimeout);
-  timer.unref();
+  });
+  timer?.unref();
   socket.on("error", destroySocket);
   adopt(result).then(
     (decision) => {

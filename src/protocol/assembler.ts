@@ -7,7 +7,6 @@
  */
 
 import { Opcode } from "./opcodes.js";
-import { CloseCode } from "./close-codes.js";
 import { ProtocolError } from "./errors.js";
 import { StreamingUtf8Decoder, decodeUtf8 } from "./utf8.js";
 import type { BinaryEvent, CompressedEvent, TextEvent } from "./events.js";
@@ -38,27 +37,18 @@ export class MessageAssembler {
       if (this.opcode === 0) {
         throw new ProtocolError(
           "ERR_UNEXPECTED_CONTINUATION",
-          CloseCode.ProtocolError,
           "continuation frame without a message to continue",
         );
       }
       // RFC 7692 §6.1: RSV1 is set on the first frame of a compressed message only.
       if (rsv1) {
-        throw new ProtocolError(
-          "ERR_UNEXPECTED_RSV",
-          CloseCode.ProtocolError,
-          "RSV1 set on a continuation frame",
-        );
+        throw new ProtocolError("ERR_UNEXPECTED_RSV", "RSV1 set on a continuation frame");
       }
     } else {
       // §5.4: "the fragments of one message MUST NOT be interleaved between the fragments of
       // another message".
       if (this.opcode !== 0) {
-        throw new ProtocolError(
-          "ERR_EXPECTED_CONTINUATION",
-          CloseCode.ProtocolError,
-          "new data frame inside a fragmented message",
-        );
+        throw new ProtocolError("ERR_EXPECTED_CONTINUATION", "new data frame inside a fragmented message");
       }
       this.opcode = opcode;
       this.length = 0;
@@ -67,10 +57,10 @@ export class MessageAssembler {
     }
     // Refused from the header, before any of the payload is buffered.
     if (length > this.maxPayload - this.length) {
-      throw new ProtocolError("ERR_MESSAGE_TOO_BIG", CloseCode.MessageTooBig, "message too big");
+      throw new ProtocolError("ERR_MESSAGE_TOO_BIG", "message too big");
     }
     if (++this.fragments > this.maxFragments) {
-      throw new ProtocolError("ERR_TOO_MANY_FRAGMENTS", CloseCode.MessageTooBig, "too many fragments");
+      throw new ProtocolError("ERR_TOO_MANY_FRAGMENTS", "too many fragments");
     }
     this.length += length;
   }
@@ -110,7 +100,7 @@ export class MessageAssembler {
   inflated(piece: Uint8Array): void {
     this.inflatedLength += piece.length;
     if (this.inflatedLength > this.maxPayload) {
-      throw new ProtocolError("ERR_MESSAGE_TOO_BIG", CloseCode.MessageTooBig, "message too big");
+      throw new ProtocolError("ERR_MESSAGE_TOO_BIG", "message too big");
     }
     if (this.opcode === Opcode.Text) (this.utf8 ??= new StreamingUtf8Decoder()).push(piece);
     else this.keep(piece);

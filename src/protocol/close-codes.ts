@@ -40,6 +40,9 @@ export const CloseCode = {
   TlsHandshake: 1015,
 } as const;
 
+/** One of the {@link CloseCode} values, and nothing else. */
+export type KnownCloseCode = (typeof CloseCode)[keyof typeof CloseCode];
+
 /** A close code: one of {@link CloseCode} or an application code 3000–4999. */
 export type CloseCodeValue = (typeof CloseCode)[keyof typeof CloseCode] | number;
 

@@ -137,9 +137,7 @@ export class ProtocolConnection implements FrameSink {
   /** The compressed data could not be inflated: fail with 1007. */
   inflateFailed(): void {
     if (this.inputClosed) return;
-    this.fail(
-      new ProtocolError("ERR_INVALID_COMPRESSED_DATA", CloseCode.InvalidPayload, "invalid compressed data"),
-    );
+    this.fail(new ProtocolError("ERR_INVALID_COMPRESSED_DATA", "invalid compressed data"));
   }
 
   private resumeInput(): void {
@@ -315,20 +313,12 @@ export class ProtocolConnection implements FrameSink {
     let code: number = CloseCode.NoStatusReceived;
     let reason = "";
     if (payload.length === 1) {
-      throw new ProtocolError(
-        "ERR_INVALID_CLOSE_PAYLOAD",
-        CloseCode.ProtocolError,
-        "close payload of 1 byte",
-      );
+      throw new ProtocolError("ERR_INVALID_CLOSE_PAYLOAD", "close payload of 1 byte");
     }
     if (payload.length >= 2) {
       code = (payload[0]! << 8) | payload[1]!;
       if (!isValidReceivedCloseCode(code)) {
-        throw new ProtocolError(
-          "ERR_INVALID_CLOSE_CODE",
-          CloseCode.ProtocolError,
-          `invalid close code ${code}`,
-        );
+        throw new ProtocolError("ERR_INVALID_CLOSE_CODE", `invalid close code ${code}`);
       }
       reason = decodeUtf8(payload.subarray(2));
     }

@@ -7,7 +7,6 @@
 
 import { isControl, isKnownOpcode } from "./opcodes.js";
 import { ProtocolError } from "./errors.js";
-import { CloseCode } from "./close-codes.js";
 import { unmask } from "./mask.js";
 
 /** Receives what the parser finds. Either method may throw a {@link ProtocolError}. */
@@ -112,38 +111,30 @@ export class FrameParser {
     // the meaning of such a nonzero value, the receiving endpoint MUST _Fail the WebSocket
     // Connection_."
     if ((b0 & 0x70 & ~(this.allowedRsv << 4)) !== 0) {
-      throw new ProtocolError("ERR_UNEXPECTED_RSV", CloseCode.ProtocolError, "reserved bits must be clear");
+      throw new ProtocolError("ERR_UNEXPECTED_RSV", "reserved bits must be clear");
     }
     // §5.2: "If an unknown opcode is received, the receiving endpoint MUST _Fail the WebSocket
     // Connection_."
     if (!isKnownOpcode(opcode)) {
-      throw new ProtocolError("ERR_RESERVED_OPCODE", CloseCode.ProtocolError, `reserved opcode ${opcode}`);
+      throw new ProtocolError("ERR_RESERVED_OPCODE", `reserved opcode ${opcode}`);
     }
     if (isControl(opcode)) {
       // RFC 7692 §6.1: RSV1 marks a compressed message; control frames are never compressed.
       if ((b0 & 0x40) !== 0) {
-        throw new ProtocolError("ERR_UNEXPECTED_RSV", CloseCode.ProtocolError, "RSV1 set on a control frame");
+        throw new ProtocolError("ERR_UNEXPECTED_RSV", "RSV1 set on a control frame");
       }
       // §5.5: "All control frames MUST have a payload length of 125 bytes or less and MUST
       // NOT be fragmented."
       if (!fin) {
-        throw new ProtocolError(
-          "ERR_FRAGMENTED_CONTROL_FRAME",
-          CloseCode.ProtocolError,
-          "control frames must not be fragmented",
-        );
+        throw new ProtocolError("ERR_FRAGMENTED_CONTROL_FRAME", "control frames must not be fragmented");
       }
       if ((b1 & 0x7f) > 125) {
-        throw new ProtocolError(
-          "ERR_CONTROL_FRAME_TOO_LONG",
-          CloseCode.ProtocolError,
-          "control frame payload over 125 bytes",
-        );
+        throw new ProtocolError("ERR_CONTROL_FRAME_TOO_LONG", "control frame payload over 125 bytes");
       }
     }
     // §5.1: "The server MUST close the connection upon receiving a frame that is not masked."
     if ((b1 & 0x80) === 0) {
-      throw new ProtocolError("ERR_UNMASKED_FRAME", CloseCode.ProtocolError, "client frames must be masked");
+      throw new ProtocolError("ERR_UNMASKED_FRAME", "client frames must be masked");
     }
   }
 
@@ -162,11 +153,7 @@ export class FrameParser {
       const low = ((src[i + 4]! << 24) | (src[i + 5]! << 16) | (src[i + 6]! << 8) | src[i + 7]!) >>> 0;
       // §5.2: "the most significant bit MUST be 0".
       if (high >= 0x80000000) {
-        throw new ProtocolError(
-          "ERR_INVALID_LENGTH",
-          CloseCode.ProtocolError,
-          "64-bit length with top bit set",
-        );
+        throw new ProtocolError("ERR_INVALID_LENGTH", "64-bit length with top bit set");
       }
       // Lengths past 2^53 cannot be counted exactly; no limit lets them through anyway.
       length = high >= 0x200000 ? Number.MAX_SAFE_INTEGER : high * 0x100000000 + low;

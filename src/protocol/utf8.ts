@@ -7,7 +7,6 @@
  */
 
 import { ProtocolError } from "./errors.js";
-import { CloseCode } from "./close-codes.js";
 
 const DECODER_OPTIONS = { fatal: true, ignoreBOM: true } as const;
 const STREAM = { stream: true } as const;
@@ -15,7 +14,7 @@ const STREAM = { stream: true } as const;
 const oneShot = new TextDecoder("utf-8", DECODER_OPTIONS);
 
 function invalid(): ProtocolError {
-  return new ProtocolError("ERR_INVALID_UTF8", CloseCode.InvalidPayload, "invalid UTF-8 in text");
+  return new ProtocolError("ERR_INVALID_UTF8", "invalid UTF-8 in text");
 }
 
 /** Decodes a complete UTF-8 message; throws a 1007 {@link ProtocolError} if it is invalid. */

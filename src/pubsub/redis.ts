@@ -31,6 +31,7 @@ import { randomBytes } from "node:crypto";
 import type { Redis as RedisClient, RedisOptions } from "ioredis";
 import { UndercurrentError } from "../protocol/errors.js";
 import { InvalidArgumentError } from "../errors.js";
+import { MAX_TIMEOUT, isTimeout, timeoutMessage } from "../validate.js";
 import {
   decodeEnvelope,
   encodeEnvelope,
@@ -56,7 +57,7 @@ export interface RedisBrokerOptions {
   readonly onError?: (error: Error) => void;
   /** First reconnection delay in ms; each further attempt doubles it. Default 50. */
   readonly minRetryDelay?: number;
-  /** Longest delay between reconnection attempts in ms. Default 2000. */
+  /** Longest delay between reconnection attempts in ms, at most 2³¹−1. Default 2000. */
   readonly maxRetryDelay?: number;
 }
 
@@ -126,8 +127,11 @@ export class RedisBroker implements Broker {
     if (onError !== undefined && typeof onError !== "function") {
       throw new InvalidArgumentError("onError must be a function");
     }
-    if (!(minRetryDelay > 0) || !(maxRetryDelay >= minRetryDelay)) {
-      throw new InvalidArgumentError("retry delays must satisfy 0 < minRetryDelay ≤ maxRetryDelay");
+    // The delays become timers (ioredis's), so both must be delays a timer honours.
+    if (!(minRetryDelay > 0) || !(maxRetryDelay >= minRetryDelay) || !(maxRetryDelay <= MAX_TIMEOUT)) {
+      throw new InvalidArgumentError(
+        `retry delays must satisfy 0 < minRetryDelay ≤ maxRetryDelay ≤ ${MAX_TIMEOUT} ms`,
+      );
     }
     this.#url = url;
     this.#prefix = prefix;
@@ -152,10 +156,12 @@ export class RedisBroker implements Broker {
   /**
    * Resolves once both connections are up and Redis has acknowledged every subscription made
    * so far: from then on, messages published by other processes reach this one. Rejects when
-   * `ioredis` cannot be loaded, when the broker is closed, or after `timeout` ms (default
-   * 10 000).
+   * `ioredis` cannot be loaded, when the broker is closed, or after `timeout` ms (an integer up
+   * to 2³¹−1, default 10 000; `Infinity` waits however long it takes). Another `timeout` rejects
+   * with `InvalidArgumentError`.
    */
   async ready(timeout = 10_000): Promise<void> {
+    if (!isTimeout(timeout, 0)) throw new InvalidArgumentError(timeoutMessage("timeout", timeout, 0));
     await this.#started;
     const deadline = Date.now() + timeout;
     for (;;) {
@@ -165,6 +171,10 @@ export class RedisBroker implements Broker {
       if (left <= 0) throw new RedisBrokerError(`Redis not ready within ${timeout} ms`);
       const settled =
         this.#inflight.size === 0 ? this.#nextChange() : Promise.allSettled([...this.#inflight]);
+      if (left === Infinity) {
+        await settled;
+        continue;
+      }
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([settled, new Promise((resolve) => (timer = setTimeout(resolve, left)))]);
       clearTimeout(timer);

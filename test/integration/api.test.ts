@@ -15,6 +15,7 @@ import { WebSocket as UndiciWebSocket } from "undici";
 import {
   ChannelClosedError,
   ReadyState,
+  SendTimeoutError,
   handshake,
   serve,
   type Callbacks,
@@ -359,6 +360,37 @@ describe("send options", () => {
       assert.equal(await peer.nextText(), "in time");
       assert.deepEqual(await peer.next(), { data: Buffer.from("bytes") });
       await peer.close();
+    } finally {
+      await echo.close();
+    }
+  });
+  test("ping takes the options of every send: callback, timeout, no unhandled rejection", TEST, async (t) => {
+    const echo = await startEchoServer();
+    try {
+      await Peer.open(echo.urlFor("a"));
+      const channel = await echo.channel("a");
+      const sent = deferred<unknown[]>("ping callback");
+      await withTimeout(
+        channel.ping(Buffer.from("p"), { callback: (...args) => sent.resolve(args) }),
+        WAIT,
+        "ping",
+      );
+      assert.deepEqual(await withTimeout(sent.promise, WAIT, "ping callback"), [], "called with no error");
+
+      t.mock.timers.enable({ apis: ["setTimeout"] });
+      const late = channel.ping(undefined, { timeout: 10 });
+      t.mock.timers.tick(10); // before the write completes
+      await assert.rejects(late, SendTimeoutError);
+      t.mock.timers.reset();
+
+      // The socket is gone but its close event has not come yet: the ping fails, through the
+      // callback and the promise, and a promise nobody awaits is no unhandled rejection.
+      channel.terminate();
+      const failed = deferred<unknown>("ping failure");
+      void channel.ping(undefined, { callback: (error) => failed.resolve(error) });
+      void channel.ping();
+      assert.ok(isChannelClosed(await withTimeout(failed.promise, WAIT, "ping failure")));
+      await echo.closed("a");
     } finally {
       await echo.close();
     }

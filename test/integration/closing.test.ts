@@ -115,3 +115,52 @@ test("server.close() sends 1001 to every client and waits for them", async () =>
   assert.deepEqual(codes, [1001, 1001, 1001, 1001, 1001]);
   assert.equal(handler.connections.size, 0);
 });
+
+test("handler.close() with an invalid code or reason rejects and changes nothing", async () => {
+  const { WebSocket } = await import("ws");
+  const { InvalidArgumentError } = await import("../../src/index.js");
+  let nextClosed = 0;
+  const next = Object.assign((_request: unknown, response: { end(): void }) => response.end(), {
+    close: async () => void nextClosed++,
+  });
+  const handler = handshake(next, { onConnect: ({ channel }) => void channel.subscribe("room") });
+  const server = await serve(handler, { port: 0 });
+  const open = async () => {
+    const client = new WebSocket(server.url);
+    const closed = new Promise<number>((resolve) => client.once("close", (code) => resolve(code)));
+    await new Promise((resolve, reject) => client.once("open", resolve).once("error", reject));
+    return { client, closed };
+  };
+  try {
+    const first = await open();
+    const invalid: Array<[unknown, unknown]> = [
+      [1005, "reserved"],
+      [1006, undefined],
+      [999, undefined],
+      [5000, undefined],
+      [1000.5, undefined],
+      [NaN, undefined],
+      ["1000", undefined],
+      [1000, "x".repeat(124)],
+      [1000, 42],
+    ];
+    for (const [code, reason] of invalid) {
+      await assert.rejects(
+        handler.close(code as number, reason as string),
+        InvalidArgumentError,
+        `close(${String(code)}, ${String(reason)})`,
+      );
+    }
+    assert.equal(first.client.readyState, WebSocket.OPEN, "the open connection was not touched");
+    assert.equal(handler.subscriberCount("room"), 1, "topics still work");
+    const second = await open(); // not 503: the handler is not shutting down
+    assert.equal(handler.subscriberCount("room"), 2);
+    assert.equal(nextClosed, 0, "the next handler was not closed");
+
+    await handler.close(4000, "bye");
+    assert.deepEqual(await Promise.all([first.closed, second.closed]), [4000, 4000]);
+    assert.equal(nextClosed, 1);
+  } finally {
+    await server.close();
+  }
+});

@@ -66,3 +66,18 @@ test("timeout 0 disables the sweeper", () => {
   new IdleSweeper(0, clock).add(target());
   assert.equal(intervals.size, 0);
 });
+
+test("timeout Infinity disables the sweeper: no interval Node would clamp to 1 ms", () => {
+  const { clock, intervals } = fakeClock();
+  const sweeper = new IdleSweeper(Infinity, clock);
+  const quiet = target();
+  sweeper.add(quiet);
+  assert.equal(intervals.size, 0);
+  sweeper.delete(quiet);
+});
+
+test("the sweep interval is never below 1 ms", () => {
+  const { clock, intervals } = fakeClock();
+  new IdleSweeper(2, clock).add(target());
+  assert.equal([...intervals][0]!.ms, 1);
+});

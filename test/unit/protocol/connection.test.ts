@@ -158,6 +158,18 @@ describe("control frames", () => {
     assert.ok(conn.closeExpected());
   });
 
+  test("bytes after the close frame, a broken frame included, are discarded, not a failure", () => {
+    const conn = connect();
+    feed(conn, concatBytes(clientFrame(Opcode.Close, closePayload(1000)), hex("8105 48656c6c6f"), hex("ff")));
+    assert.deepEqual(events(conn), [{ type: "close", code: 1000, reason: "" }]);
+    feed(conn, clientFrame(Opcode.Text, "later still"));
+    assert.equal(conn.nextEvent(), undefined);
+    assert.deepEqual(
+      sent(conn).map((f) => f.opcode),
+      [Opcode.Close],
+    );
+  });
+
   test("a reply to a message that arrived with the close frame still goes out before the close", () => {
     const conn = connect();
     feed(conn, concatBytes(clientFrame(Opcode.Text, "hi"), clientFrame(Opcode.Close, closePayload(1000))));

@@ -1,0 +1,75 @@
+/**
+ * Option validation in `handshake()`, without sockets. Timers first (issue 12): Node clamps any
+ * delay above 2³¹−1 ms, Infinity included, to 1 ms, so a timeout option either names a delay a
+ * timer can honour or is Infinity ("never"); everything else is refused where it is given.
+ */
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { handshake, InvalidArgumentError, type Options } from "../../src/index.js";
+import { resolveOptions } from "../../src/options.js";
+
+const MAX_DELAY = 2 ** 31 - 1;
+
+/** Values no timer can honour, for every timeout option. */
+const UNHONOURABLE: readonly unknown[] = [
+  2 ** 31,
+  Number.MAX_SAFE_INTEGER,
+  1e300,
+  NaN,
+  -1,
+  -Infinity,
+  1.5,
+  "1000",
+  null,
+  Symbol("ms"),
+  Object.create(null) as object,
+];
+
+const label = (value: unknown): string =>
+  typeof value === "object" && value !== null
+    ? "an object"
+    : typeof value === "symbol"
+      ? "a symbol"
+      : `${value as string}`;
+
+const TIMERS = ["idleTimeout", "closeTimeout", "handshakeTimeout"] as const;
+
+describe("timeout options", () => {
+  for (const name of TIMERS) {
+    test(`${name} accepts Infinity (never) and delays up to 2³¹−1 ms`, () => {
+      for (const value of [Infinity, MAX_DELAY, 1, 5000]) {
+        const resolved = resolveOptions({ [name]: value });
+        assert.equal(resolved[name], name === "idleTimeout" && value === Infinity ? Infinity : value);
+      }
+    });
+
+    test(`${name} refuses what no timer can honour, at handshake()`, () => {
+      for (const value of UNHONOURABLE) {
+        assert.throws(
+          () => handshake({}, { [name]: value } as Options),
+          (error: unknown) => error instanceof InvalidArgumentError && error.message.includes(name),
+          `${name}: ${label(value)}`,
+        );
+      }
+    });
+  }
+
+  test("idleTimeout 0 disables, as before; closeTimeout and handshakeTimeout 0 are refused", () => {
+    assert.equal(resolveOptions({ idleTimeout: 0 }).idleTimeout, 0);
+    assert.throws(() => resolveOptions({ closeTimeout: 0 }), InvalidArgumentError);
+    assert.throws(() => resolveOptions({ handshakeTimeout: 0 }), InvalidArgumentError);
+  });
+
+  test("a handler reports its handshakeTimeout as given, Infinity included", () => {
+    assert.equal(handshake({}, { handshakeTimeout: Infinity }).handshakeTimeout, Infinity);
+    assert.equal(handshake({}).handshakeTimeout, 10_000);
+  });
+});
+
+describe("count options", () => {
+  test("an odd value is refused with InvalidArgumentError, never a TypeError from its message", () => {
+    for (const value of [Object.create(null) as object, Symbol("n")]) {
+      assert.throws(() => resolveOptions({ maxPayload: value as unknown as number }), InvalidArgumentError);
+    }
+  });
+});
