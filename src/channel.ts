@@ -6,7 +6,7 @@
 import type { SocketConnection } from "./node/socket-connection.js";
 import { settle } from "./node/outbox.js";
 import { CloseCode, isValidSentCloseCode } from "./protocol/close-codes.js";
-import { InvalidArgumentError } from "./errors.js";
+import { InvalidArgumentError, describeValue } from "./errors.js";
 
 const encoder = new TextEncoder();
 
@@ -152,7 +152,7 @@ export class Channel<T = unknown> {
    */
   close(code: number = CloseCode.NormalClosure, reason = ""): Promise<void> {
     if (!isValidSentCloseCode(code)) {
-      return settle(new InvalidArgumentError(`${String(code)} is not a close code that may be sent`));
+      return settle(new InvalidArgumentError(`${describeValue(code)} is not a close code that may be sent`));
     }
     if (typeof reason !== "string" || encoder.encode(reason).length > 123) {
       return settle(new InvalidArgumentError("a close reason is a string of at most 123 UTF-8 bytes"));

@@ -1,8 +1,8 @@
 /**
  * Every error undercurrent creates, with the stable `code` each carries. Peer faults
  * ({@link ProtocolError}, {@link HandshakeError}) are kept apart from caller misuse
- * ({@link InvalidArgumentError}) and from the state of a connection ({@link ChannelClosedError},
- * {@link SendTimeoutError}).
+ * ({@link InvalidArgumentError}), from the state of a connection ({@link ChannelClosedError},
+ * {@link SendTimeoutError}) and from values a callback threw ({@link CallbackError}).
  *
  * | class | code | when |
  * | --- | --- | --- |
@@ -12,6 +12,7 @@
  * | SendTimeoutError | ERR_SEND_TIMEOUT | a send was not flushed within its `timeout` |
  * | BackpressureError | ERR_BACKPRESSURE | a send past `maxBackpressure` under the `"close"` policy |
  * | InvalidArgumentError | ERR_INVALID_ARGUMENT | a bad option or argument (caller misuse) |
+ * | CallbackError | ERR_CALLBACK | a callback threw or rejected with a value that is not an Error (`cause`) |
  * @module
  */
 
@@ -66,4 +67,66 @@ export class BackpressureError extends UndercurrentError {
     super("ERR_BACKPRESSURE", `more than ${limit} bytes waiting to be sent`);
     this.limit = limit;
   }
+}
+
+/**
+ * A callback threw or rejected with a value that is not an `Error` (`null`, a string, a symbol,
+ * `Object.create(null)`, a proxy, an error from another realm…): `onError` receives this instead,
+ * with the value as `cause`, untouched. Building it never reads the value's properties, so no
+ * getter or proxy trap of it runs.
+ *
+ * @example
+ * ```ts
+ * onError({ error }) {
+ *   if (error instanceof CallbackError) log(`${error.callback} threw`, error.cause);
+ * }
+ * ```
+ */
+export class CallbackError extends UndercurrentError {
+  /** The callback that threw or rejected: `"onConnect"`, `"onMessage"`, …. */
+  readonly callback: string;
+
+  constructor(callback: string, value: unknown) {
+    super("ERR_CALLBACK", `${callback} threw or rejected with ${describeValue(value)}, not an Error`, {
+      cause: value,
+    });
+    this.callback = callback;
+  }
+}
+
+/**
+ * @internal A short description of any value for a message, that never throws and never runs
+ * user code: primitives are shown (strings quoted and cut to 60 characters), objects only by kind.
+ */
+export function describeValue(value: unknown): string {
+  switch (typeof value) {
+    case "string":
+      return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value);
+    case "number":
+    case "bigint":
+    case "boolean":
+    case "undefined":
+      // ToString of a primitive runs no user code (a symbol's description is its own data).
+      return typeof value === "bigint" ? `${value}n` : String(value);
+    case "symbol":
+      return "a symbol";
+    case "function":
+      return "a function";
+    default:
+      return value === null ? "null" : "an object";
+  }
+}
+
+/**
+ * @internal The error to report for a value a callback threw or rejected with: the value itself
+ * when it is an `Error` of this realm, else a {@link CallbackError} wrapping it. Never throws
+ * (`instanceof` runs a proxy's `getPrototypeOf` trap, so it is guarded).
+ */
+export function toCallbackError(value: unknown, callback: string): Error {
+  try {
+    if (value instanceof Error) return value;
+  } catch {
+    // a proxy whose getPrototypeOf trap throws: not an Error
+  }
+  return new CallbackError(callback, value);
 }

@@ -42,6 +42,7 @@ export {
   SendTimeoutError,
   BackpressureError,
   InvalidArgumentError,
+  CallbackError,
   type ProtocolErrorCode,
 } from "./errors.js";
 export { MemoryBroker } from "./pubsub/memory.js";
