@@ -45,7 +45,8 @@ export interface CloseEvent<T = unknown> {
 
 /**
  * Argument of `onError`: a callback threw or rejected (an `Error` as it was thrown, anything else
- * wrapped in a `CallbackError`) or the peer broke the protocol (`ProtocolError`).
+ * wrapped in a `CallbackError`), the peer broke the protocol (`ProtocolError`), or undercurrent
+ * failed the connection on a bug of its own (`InternalError`, 1011).
  */
 export interface ErrorEvent<T = unknown> {
   readonly callback: "onError";

@@ -2,7 +2,8 @@
  * Every error undercurrent creates, with the stable `code` each carries. Peer faults
  * ({@link ProtocolError}, {@link HandshakeError}) are kept apart from caller misuse
  * ({@link InvalidArgumentError}), from the state of a connection ({@link ChannelClosedError},
- * {@link SendTimeoutError}) and from values a callback threw ({@link CallbackError}).
+ * {@link SendTimeoutError}), from values a callback threw ({@link CallbackError}) and from our
+ * own bugs ({@link InternalError}).
  *
  * | class | code | when |
  * | --- | --- | --- |
@@ -13,10 +14,16 @@
  * | BackpressureError | ERR_BACKPRESSURE | a send past `maxBackpressure` under the `"close"` policy |
  * | InvalidArgumentError | ERR_INVALID_ARGUMENT | a bad option or argument (caller misuse) |
  * | CallbackError | ERR_CALLBACK | a callback threw or rejected with a value that is not an Error (`cause`) |
+ * | InternalError | ERR_INTERNAL | a bug inside undercurrent; the connection is failed with 1011, no reason sent (`cause`) |
  * @module
  */
 
-export { UndercurrentError, ProtocolError, type ProtocolErrorCode } from "./protocol/errors.js";
+export {
+  UndercurrentError,
+  ProtocolError,
+  InternalError,
+  type ProtocolErrorCode,
+} from "./protocol/errors.js";
 import { UndercurrentError } from "./protocol/errors.js";
 
 /** An upgrade request was refused before the 101; `status` is the HTTP status sent. */

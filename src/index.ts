@@ -43,6 +43,7 @@ export {
   BackpressureError,
   InvalidArgumentError,
   CallbackError,
+  InternalError,
   type ProtocolErrorCode,
 } from "./errors.js";
 export { MemoryBroker } from "./pubsub/memory.js";

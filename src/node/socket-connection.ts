@@ -13,7 +13,7 @@ import type { DeflateAgreement } from "../protocol/permessage-deflate.js";
 import type { CompressedEvent } from "../protocol/events.js";
 import { Channel, ReadyState, type SendOptions, type SendStatus } from "../channel.js";
 import type { Exchange, ResolvedOptions } from "../options.js";
-import { ChannelClosedError, toCallbackError } from "../errors.js";
+import { ChannelClosedError, InternalError, toCallbackError } from "../errors.js";
 import { followThenable, isThenable } from "../thenable.js";
 import type { Callbacks } from "../callbacks.js";
 import type { IdleTarget } from "./timers.js";
@@ -174,7 +174,7 @@ export class SocketConnection<T> implements IdleTarget {
           break;
         case "fail":
           this.closeCode = event.error.closeCode;
-          this.closeReason = event.error.message;
+          this.closeReason = event.reason;
           this.readyState = ReadyState.Closing;
           this.error(event.error);
           break;
@@ -202,7 +202,9 @@ export class SocketConnection<T> implements IdleTarget {
         (error) => {
           release();
           if (this.socketClosed) return;
-          if (error !== undefined) this.core.inflateFailed();
+          // zlib's own errors mean invalid data (1007); an InternalError is ours (1011).
+          if (error !== undefined)
+            this.core.inflateFailed(error instanceof InternalError ? error : undefined);
           else this.core.inflatedEnd();
           this.process();
         },

@@ -33,6 +33,21 @@ export class ProtocolError extends UndercurrentError {
   }
 }
 
+/**
+ * Something failed inside undercurrent itself (a bug of ours, never the peer's fault): the
+ * connection is failed with 1011 and a close frame that carries no reason, since the details
+ * may be sensitive (RFC 6455 §7.4.1: 1011 "indicates that a server is terminating the
+ * connection because it encountered an unexpected condition"). The original error is `cause`.
+ */
+export class InternalError extends UndercurrentError {
+  /** The close code the connection is failed with: always 1011. */
+  readonly closeCode = 1011;
+
+  constructor(cause: unknown) {
+    super("ERR_INTERNAL", "internal error", { cause });
+  }
+}
+
 /** Every {@link ProtocolError} code. */
 export type ProtocolErrorCode =
   | "ERR_UNMASKED_FRAME"
