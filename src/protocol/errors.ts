@@ -38,6 +38,14 @@ export class ProtocolError extends UndercurrentError {
  * connection is failed with 1011 and a close frame that carries no reason, since the details
  * may be sensitive (RFC 6455 §7.4.1: 1011 "indicates that a server is terminating the
  * connection because it encountered an unexpected condition"). The original error is `cause`.
+ * Other connections are not affected.
+ *
+ * @example
+ * ```ts
+ * onError({ error }) {
+ *   if (error instanceof InternalError) reportBug(error.cause); // please file an issue
+ * }
+ * ```
  */
 export class InternalError extends UndercurrentError {
   /** The close code the connection is failed with: always 1011. */
