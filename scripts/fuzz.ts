@@ -1,19 +1,23 @@
 /**
  * `npm run fuzz -- --seconds N`: runs the fuzz properties of test/fuzz for N seconds (default
- * 60), half the time on the protocol core and half on a live server, with fresh seeds each
- * batch. Prints the counts and exits 1 with the counterexample and its seed on a failure.
+ * 60): a third of the time on the protocol core, a third on a live server fed random frame
+ * streams, and a third on callbacks and decisions handing back odd values (odd-values.ts), with
+ * fresh seeds each batch. Prints the counts and exits 1 with the counterexample and its seed on
+ * a failure.
  */
 import { parseArgs } from "node:util";
 import fc from "fast-check";
 import { clientStream, split, splits } from "../test/fuzz/generators.js";
 import { checkProtocolStream } from "../test/fuzz/properties.js";
 import { LiveTarget } from "../test/fuzz/live-server.js";
+import { CallbackTarget, DecisionTarget, callbackPlan, decisionPlan } from "../test/fuzz/odd-values.js";
 
 const { values } = parseArgs({ options: { seconds: { type: "string", default: "60" } } });
 const seconds = Number(values.seconds);
 if (!(seconds > 0)) throw new Error("--seconds must be a positive number");
 
-const coreDeadline = Date.now() + (seconds * 1000) / 2;
+const share = (seconds * 1000) / 3;
+const coreDeadline = Date.now() + share;
 let coreRuns = 0;
 while (Date.now() < coreDeadline) {
   const seed = Date.now() ^ (Math.random() * 0x7fffffff);
@@ -26,7 +30,7 @@ while (Date.now() < coreDeadline) {
 console.log(`protocol core: ${coreRuns} streams OK`);
 
 const target = await LiveTarget.start();
-const serverDeadline = Date.now() + (seconds * 1000) / 2;
+const serverDeadline = Date.now() + share;
 let serverRuns = 0;
 try {
   while (Date.now() < serverDeadline) {
@@ -41,3 +45,28 @@ try {
   await target.stop();
 }
 console.log(`live server: ${serverRuns} streams OK`);
+
+const callbacks = await CallbackTarget.start();
+const decisions = await DecisionTarget.start();
+const oddDeadline = Date.now() + share;
+let callbackRuns = 0;
+let decisionRuns = 0;
+try {
+  while (Date.now() < oddDeadline) {
+    const seed = Date.now() ^ (Math.random() * 0x7fffffff);
+    await fc.assert(
+      fc.asyncProperty(callbackPlan, (plan) => callbacks.check(plan)),
+      { numRuns: 50, seed },
+    );
+    callbackRuns += 50;
+    await fc.assert(
+      fc.asyncProperty(decisionPlan, (plan) => decisions.check(plan)),
+      { numRuns: 50, seed },
+    );
+    decisionRuns += 50;
+  }
+} finally {
+  await callbacks.stop();
+  await decisions.stop();
+}
+console.log(`odd values: ${callbackRuns} callback plans, ${decisionRuns} decision plans OK`);

@@ -1,6 +1,8 @@
 /**
- * The four callbacks of a handler and the single object argument each receives. Every callback
- * is optional and may return a promise; a throw or a rejection goes to `onError`.
+ * The callbacks of a handler and the single object argument each receives. Every callback is
+ * optional and may return a promise (any thenable, of any realm); a throw or a rejection goes to
+ * `onError`, whatever was thrown: a value that is not an `Error` arrives wrapped in a
+ * `CallbackError` whose `cause` is the value.
  * @module
  */
 
@@ -41,7 +43,11 @@ export interface CloseEvent<T = unknown> {
   readonly reason: string;
 }
 
-/** Argument of `onError`: a callback threw or rejected, or the peer broke the protocol. */
+/**
+ * Argument of `onError`: a callback threw or rejected (an `Error` as it was thrown, anything else
+ * wrapped in a `CallbackError`), the peer broke the protocol (`ProtocolError`), or undercurrent
+ * failed the connection on a bug of its own (`InternalError`, 1011).
+ */
 export interface ErrorEvent<T = unknown> {
   readonly callback: "onError";
   readonly channel: Channel<T>;
@@ -67,7 +73,12 @@ export interface DrainEvent<T = unknown> {
  * ```
  */
 export interface Callbacks<T = unknown> {
-  /** The handshake succeeded. Frames that arrive before a returned promise settles are held. */
+  /**
+   * The handshake succeeded. Frames that arrive before a returned promise (or thenable) settles
+   * are held, however long that takes; `onClose` comes after it settles too. A thenable that
+   * never calls back holds the connection's input until the connection ends (`channel.close()`
+   * and `handler.close()` still resolve when TCP is gone, after `closeTimeout` at most).
+   */
   onConnect?(event: ConnectEvent<T>): void | Promise<void>;
   /** A complete message arrived. */
   onMessage?(event: MessageEvent<T>): void | Promise<void>;

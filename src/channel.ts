@@ -6,8 +6,8 @@
 import type { SocketConnection } from "./node/socket-connection.js";
 import { settle } from "./node/outbox.js";
 import { CloseCode, isValidSentCloseCode } from "./protocol/close-codes.js";
-import { InvalidArgumentError } from "./errors.js";
-import { isTimeout, show, timeoutMessage } from "./validate.js";
+import { InvalidArgumentError, describeValue } from "./errors.js";
+import { isTimeout, timeoutMessage } from "./validate.js";
 
 const encoder = new TextEncoder();
 
@@ -18,11 +18,39 @@ function toBytes(data: BinaryData): Uint8Array | undefined {
   return undefined;
 }
 
-/** Why a send's options cannot be honoured, or undefined when they can. */
-function checkOptions(options: SendOptions | undefined): InvalidArgumentError | undefined {
-  const timeout = options?.timeout;
-  if (timeout === undefined || isTimeout(timeout)) return undefined;
-  return new InvalidArgumentError(timeoutMessage("timeout", timeout));
+/**
+ * Why a send's options cannot be honoured, or undefined when they can: an object (or undefined)
+ * whose `callback` is a function or an object of optional `onComplete`/`onError` functions,
+ * whose `timeout` a timer can honour, and whose `compress` is a boolean. Reads each property once
+ * and never throws (a throwing getter makes the options invalid).
+ */
+function checkSendOptions(options: unknown): InvalidArgumentError | undefined {
+  if (options === undefined) return undefined;
+  if (typeof options !== "object" || options === null) {
+    return new InvalidArgumentError(`send options are an object, not ${describeValue(options)}`);
+  }
+  try {
+    const { callback, timeout, compress } = options as Record<string, unknown>;
+    if (timeout !== undefined && !isTimeout(timeout)) {
+      return new InvalidArgumentError(timeoutMessage("timeout", timeout));
+    }
+    if (compress !== undefined && typeof compress !== "boolean") {
+      return new InvalidArgumentError("compress is a boolean");
+    }
+    if (callback === undefined || typeof callback === "function") return undefined;
+    if (typeof callback === "object" && callback !== null) {
+      const { onComplete, onError } = callback as Record<string, unknown>;
+      if (
+        (onComplete === undefined || typeof onComplete === "function") &&
+        (onError === undefined || typeof onError === "function")
+      ) {
+        return undefined;
+      }
+    }
+    return new InvalidArgumentError("callback is a function or { onComplete?, onError? } of functions");
+  } catch (error) {
+    return new InvalidArgumentError(`reading the send options threw: ${describeValue(error)}`);
+  }
 }
 
 /**
@@ -31,7 +59,7 @@ function checkOptions(options: SendOptions | undefined): InvalidArgumentError | 
  */
 export function checkClose(code: unknown, reason: unknown): InvalidArgumentError | undefined {
   if (typeof code !== "number" || !isValidSentCloseCode(code)) {
-    return new InvalidArgumentError(`${show(code)} is not a close code that may be sent`);
+    return new InvalidArgumentError(`${describeValue(code)} is not a close code that may be sent`);
   }
   if (typeof reason !== "string" || encoder.encode(reason).length > 123) {
     return new InvalidArgumentError("a close reason is a string of at most 123 UTF-8 bytes");
@@ -149,18 +177,22 @@ export class Channel<T = unknown> {
 
   /** Sends a text message. */
   sendText(text: string, options?: SendOptions): Promise<SendStatus> {
-    if (typeof text !== "string") return settle(new InvalidArgumentError("sendText takes a string"), options);
-    const invalid = checkOptions(options);
-    if (invalid !== undefined) return settle(invalid, options);
+    const invalid = checkSendOptions(options);
+    if (invalid !== undefined) return settle(invalid, this.#connection);
+    if (typeof text !== "string") {
+      return settle(new InvalidArgumentError("sendText takes a string"), this.#connection, options);
+    }
     return this.#connection.sendText(text, options);
   }
 
   /** Sends a binary message. Large buffers are sent by reference: do not change them until sent. */
   sendBinary(data: BinaryData, options?: SendOptions): Promise<SendStatus> {
+    const invalid = checkSendOptions(options);
+    if (invalid !== undefined) return settle(invalid, this.#connection);
     const bytes = toBytes(data);
-    if (bytes === undefined) return settle(new InvalidArgumentError("sendBinary takes bytes"), options);
-    const invalid = checkOptions(options);
-    if (invalid !== undefined) return settle(invalid, options);
+    if (bytes === undefined) {
+      return settle(new InvalidArgumentError("sendBinary takes bytes"), this.#connection, options);
+    }
     return this.#connection.sendBinary(bytes, options);
   }
 
@@ -169,12 +201,12 @@ export class Channel<T = unknown> {
    * (`compress` aside). The peer's pong needs no handling.
    */
   ping(data?: BinaryData, options?: SendOptions): Promise<SendStatus> {
+    const invalid = checkSendOptions(options);
+    if (invalid !== undefined) return settle(invalid, this.#connection);
     const bytes = data === undefined ? new Uint8Array(0) : toBytes(data);
     if (bytes === undefined || bytes.length > 125) {
-      return settle(new InvalidArgumentError("a ping carries at most 125 bytes"), options);
+      return settle(new InvalidArgumentError("a ping carries at most 125 bytes"), this.#connection, options);
     }
-    const invalid = checkOptions(options);
-    if (invalid !== undefined) return settle(invalid, options);
     return this.#connection.ping(bytes, options);
   }
 
@@ -185,7 +217,7 @@ export class Channel<T = unknown> {
    */
   close(code: number = CloseCode.NormalClosure, reason = ""): Promise<void> {
     const invalid = checkClose(code, reason);
-    if (invalid !== undefined) return settle(invalid);
+    if (invalid !== undefined) return settle(invalid, this.#connection);
     return this.#connection.close(code, reason);
   }
 

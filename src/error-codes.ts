@@ -70,6 +70,17 @@ export const ERROR_CODES = Object.freeze({
     class: "InvalidArgumentError",
     meaning: "a bad option or argument (caller misuse)",
   },
+  ERR_CALLBACK: {
+    class: "CallbackError",
+    meaning:
+      "a callback threw or rejected with a value that is not an `Error` (`error.callback`, `cause`): `onError` gets this",
+  },
+  ERR_INTERNAL: {
+    class: "InternalError",
+    closeCode: CloseCode.InternalError,
+    meaning:
+      "a bug inside undercurrent: the connection is failed with 1011 and no reason on the wire, `onError` gets this (`cause`), other connections go on",
+  },
   ERR_REDIS_BROKER: {
     class: "RedisBrokerError",
     meaning: "`undercurrent/redis`: Redis unreachable or lost, `ioredis` missing, `ready()` gave up",

@@ -2,13 +2,15 @@
  * Every error class undercurrent creates; each carries a stable `code`, listed with its meaning
  * in `ERROR_CODES` (`src/error-codes.ts`). Peer faults ({@link ProtocolError}) are kept apart
  * from caller misuse ({@link InvalidArgumentError}) and from the state of a connection
- * ({@link ChannelClosedError}, {@link SendTimeoutError}, {@link BackpressureError}).
+ * ({@link ChannelClosedError}, {@link SendTimeoutError}, {@link BackpressureError}), from values
+ * a callback threw ({@link CallbackError}) and from our own bugs ({@link InternalError}).
  * @module
  */
 
 export {
   UndercurrentError,
   ProtocolError,
+  InternalError,
   type ProtocolErrorCode,
   type ProtocolErrorCloseCode,
 } from "./protocol/errors.js";
@@ -100,4 +102,66 @@ export class BackpressureError extends UndercurrentError {
     super("ERR_BACKPRESSURE", `more than ${limit} bytes waiting to be sent`);
     this.limit = limit;
   }
+}
+
+/**
+ * A callback threw or rejected with a value that is not an `Error` (`null`, a string, a symbol,
+ * `Object.create(null)`, a proxy, an error from another realm…): `onError` receives this instead,
+ * with the value as `cause`, untouched. Building it never reads the value's properties, so no
+ * getter or proxy trap of it runs.
+ *
+ * @example
+ * ```ts
+ * onError({ error }) {
+ *   if (error instanceof CallbackError) log(`${error.callback} threw`, error.cause);
+ * }
+ * ```
+ */
+export class CallbackError extends UndercurrentError {
+  /** The callback that threw or rejected: `"onConnect"`, `"onMessage"`, …. */
+  readonly callback: string;
+
+  constructor(callback: string, value: unknown) {
+    super("ERR_CALLBACK", `${callback} threw or rejected with ${describeValue(value)}, not an Error`, {
+      cause: value,
+    });
+    this.callback = callback;
+  }
+}
+
+/**
+ * @internal A short description of any value for a message, that never throws and never runs
+ * user code: primitives are shown (strings quoted and cut to 60 characters), objects only by kind.
+ */
+export function describeValue(value: unknown): string {
+  switch (typeof value) {
+    case "string":
+      return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value);
+    case "number":
+    case "bigint":
+    case "boolean":
+    case "undefined":
+      // ToString of a primitive runs no user code (a symbol's description is its own data).
+      return typeof value === "bigint" ? `${value}n` : String(value);
+    case "symbol":
+      return "a symbol";
+    case "function":
+      return "a function";
+    default:
+      return value === null ? "null" : "an object";
+  }
+}
+
+/**
+ * @internal The error to report for a value a callback threw or rejected with: the value itself
+ * when it is an `Error` of this realm, else a {@link CallbackError} wrapping it. Never throws
+ * (`instanceof` runs a proxy's `getPrototypeOf` trap, so it is guarded).
+ */
+export function toCallbackError(value: unknown, callback: string): Error {
+  try {
+    if (value instanceof Error) return value;
+  } catch {
+    // a proxy whose getPrototypeOf trap throws: not an Error
+  }
+  return new CallbackError(callback, value);
 }

@@ -45,6 +45,8 @@ export {
   SendTimeoutError,
   BackpressureError,
   InvalidArgumentError,
+  CallbackError,
+  InternalError,
   type ProtocolErrorCode,
   type ProtocolErrorCloseCode,
 } from "./errors.js";

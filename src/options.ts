@@ -4,9 +4,9 @@
  */
 
 import type { IncomingMessage } from "node:http";
-import { InvalidArgumentError, type UndercurrentError } from "./errors.js";
+import { InvalidArgumentError, describeValue, type UndercurrentError } from "./errors.js";
 import type { Broker } from "./pubsub/broker.js";
-import { isTimeout, show, timeoutMessage } from "./validate.js";
+import { isTimeout, timeoutMessage } from "./validate.js";
 
 /** The HTTP side of an upgrade: the request, and its URL parsed. */
 export interface Exchange {
@@ -233,7 +233,7 @@ export interface ResolvedOptions<T = unknown> {
 function count(name: string, value: number | undefined, fallback: number, min = 1): number {
   if (value === undefined) return fallback;
   if (!(Number.isSafeInteger(value) || value === Infinity) || value < min) {
-    throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}, got ${show(value)}`);
+    throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}, got ${describeValue(value)}`);
   }
   return value;
 }

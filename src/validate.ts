@@ -8,6 +8,8 @@
  * @module
  */
 
+import { describeValue } from "./errors.js";
+
 /** The longest delay a Node timer honours: 2³¹−1 ms, about 24.8 days. */
 export const MAX_TIMEOUT = 2 ** 31 - 1;
 
@@ -21,21 +23,5 @@ export function isTimeout(value: unknown, min = 1): value is number {
 
 /** The message for a value {@link isTimeout} refused. */
 export function timeoutMessage(name: string, value: unknown, min = 1): string {
-  return `${name} must be an integer from ${min} to ${MAX_TIMEOUT} ms, or Infinity for never; got ${show(value)}`;
-}
-
-/** A value as an error message may show it, whatever it is (`String()` throws for some objects). */
-export function show(value: unknown): string {
-  switch (typeof value) {
-    case "string":
-      return JSON.stringify(value);
-    case "symbol":
-      return value.toString();
-    case "object":
-      return value === null ? "null" : "an object";
-    case "function":
-      return "a function";
-    default:
-      return String(value);
-  }
+  return `${name} must be an integer from ${min} to ${MAX_TIMEOUT} ms, or Infinity for never; got ${describeValue(value)}`;
 }

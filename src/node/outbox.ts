@@ -18,6 +18,7 @@ import type { SendOptions, SendStatus } from "../channel.js";
 import type { ResolvedOptions } from "../options.js";
 import { BackpressureError, ChannelClosedError, SendTimeoutError } from "../errors.js";
 import type { MessageDeflater, ZlibLimiter } from "./zlib.js";
+import { followThenable, isThenable } from "../thenable.js";
 
 /** Compression for one connection's sends. */
 export interface SendCompression {
@@ -28,8 +29,13 @@ export interface SendCompression {
 
 type Done = (error?: Error | null) => void;
 
-/** Told when a send did not fit under the `"close"` policy. */
-export interface OutboxOwner {
+/** Told when a send callback threw or rejected. */
+export interface CallbackOwner {
+  sendCallbackFailed(error: unknown): void;
+}
+
+/** Told when a send did not fit under the `"close"` policy, or a send callback failed. */
+export interface OutboxOwner extends CallbackOwner {
   overflowed(): void;
 }
 
@@ -182,9 +188,9 @@ export class Outbox {
 
   /** Applies the backpressure policy to a send that does not fit. */
   private overflow(options: SendOptions | undefined): Promise<SendStatus> {
-    if (this.options.backpressure === "drop") return observe(Promise.resolve("dropped"), options);
+    if (this.options.backpressure === "drop") return observe(Promise.resolve("dropped"), options, this.owner);
     this.owner.overflowed();
-    return settle(new BackpressureError(this.options.maxBackpressure), options);
+    return settle(new BackpressureError(this.options.maxBackpressure), this.owner, options);
   }
 
   private enqueue(
@@ -297,7 +303,7 @@ export class Outbox {
         timer.unref();
       }
     });
-    return observe(promise, options);
+    return observe(promise, options, this.owner);
   }
 
   private writeChunks(chunks: readonly Uint8Array[], done: Done | undefined): void {
@@ -335,20 +341,43 @@ function all(completions: readonly Done[]): Done {
   };
 }
 
-/** Reports a promise's outcome to the send callback; marks it handled so no rejection goes unhandled. */
-function observe<V>(promise: Promise<V>, options: SendOptions | undefined): Promise<V> {
+/**
+ * Reports a promise's outcome to the send callback; marks it handled so no rejection goes
+ * unhandled. A callback that throws or rejects is handed to `owner` (the channel's `onError`).
+ */
+function observe<V>(promise: Promise<V>, options: SendOptions | undefined, owner: CallbackOwner): Promise<V> {
   const callback = options?.callback;
-  if (callback === undefined) promise.catch(noop);
-  else if (typeof callback === "function") promise.then(() => callback(), callback);
-  else
+  if (callback === undefined) {
+    promise.catch(noop);
+    return promise;
+  }
+  const report = (error: unknown): void => owner.sendCallbackFailed(error);
+  const call = (run: () => unknown): void => {
+    try {
+      const result = run();
+      if (isThenable(result)) followThenable(result).then(undefined, report);
+    } catch (error) {
+      report(error);
+    }
+  };
+  if (typeof callback === "function") {
     promise.then(
-      () => callback.onComplete?.(),
-      (error: Error) => callback.onError?.(error),
+      () => call(() => callback()),
+      (error: Error) => call(() => callback(error)),
     );
+  } else {
+    promise.then(
+      () => call(() => callback.onComplete?.()),
+      (error: Error) => call(() => callback.onError?.(error)),
+    );
+  }
   return promise;
 }
 
-/** A send that failed before it started. */
-export function settle(error: Error, options?: SendOptions): Promise<never> {
-  return observe(Promise.reject(error), options);
+/**
+ * A send that failed before it started. `owner` is told what a send callback throws; `options`
+ * were checked (Channel's `checkSendOptions`), or are left out.
+ */
+export function settle(error: Error, owner: CallbackOwner, options?: SendOptions): Promise<never> {
+  return observe(Promise.reject(error), options, owner);
 }

@@ -13,7 +13,9 @@ import type { DeflateAgreement } from "../protocol/permessage-deflate.js";
 import type { CompressedEvent } from "../protocol/events.js";
 import { Channel, ReadyState, type SendOptions, type SendStatus } from "../channel.js";
 import type { Exchange, ResolvedOptions } from "../options.js";
-import { ChannelClosedError } from "../errors.js";
+import { ChannelClosedError, InternalError, toCallbackError } from "../errors.js";
+import { followThenable, isThenable } from "../thenable.js";
+import type { Callbacks } from "../callbacks.js";
 import { startTimer, type IdleTarget } from "./timers.js";
 import { connectionZlib, type MessageInflater } from "./zlib.js";
 import { Outbox, settle } from "./outbox.js";
@@ -24,6 +26,8 @@ const kConnection = Symbol("undercurrent.connection");
 type OwnedSocket = Socket & { [kConnection]?: SocketConnection<unknown> };
 
 const noop = (): void => {};
+
+type CallbackName = keyof Callbacks;
 
 /** One upgraded socket and its protocol state. */
 export class SocketConnection<T> implements IdleTarget {
@@ -170,7 +174,7 @@ export class SocketConnection<T> implements IdleTarget {
           break;
         case "fail":
           this.closeCode = event.error.closeCode;
-          this.closeReason = event.error.message;
+          this.closeReason = event.reason;
           this.readyState = ReadyState.Closing;
           this.error(event.error);
           break;
@@ -198,7 +202,9 @@ export class SocketConnection<T> implements IdleTarget {
         (error) => {
           release();
           if (this.socketClosed) return;
-          if (error !== undefined) this.core.inflateFailed();
+          // zlib's own errors mean invalid data (1007); an InternalError is ours (1011).
+          if (error !== undefined)
+            this.core.inflateFailed(error instanceof InternalError ? error : undefined);
           else this.core.inflatedEnd();
           this.process();
         },
@@ -229,26 +235,32 @@ export class SocketConnection<T> implements IdleTarget {
 
   /**
    * Calls one of the application's callbacks with `this` bound to the callbacks object; a throw
-   * or a rejection goes to `onError`. For a callback that returned a promise, returns one that
-   * settles (never rejects) after it and its error handling.
+   * or a rejection goes to `onError`. For a callback that returned a thenable (of any realm or
+   * make: see thenable.ts), returns a native promise that settles (never rejects) after it and
+   * its error handling; it stays pending as long as the thenable does.
    */
-  private call<E>(
+  private call<E extends { readonly callback: CallbackName }>(
     callback: ((event: E) => void | Promise<void>) | undefined,
     event: E,
   ): Promise<void> | undefined {
     if (callback === undefined) return undefined;
     try {
-      const result = callback.call(this.context.callbacks, event);
-      if (isPromise(result)) return result.then(noop, (error: unknown) => this.error(error));
+      const result: unknown = callback.call(this.context.callbacks, event);
+      if (isThenable(result)) {
+        return followThenable(result).then(noop, (error: unknown) => this.error(error, event.callback));
+      }
     } catch (error) {
-      this.error(error);
+      this.error(error, event.callback);
     }
     return undefined;
   }
 
-  /** A callback failed (or the peer broke the protocol): `onError`, or close with 1011. */
-  error(cause: unknown): void {
-    const error = cause instanceof Error ? cause : new Error(String(cause));
+  /**
+   * A callback failed (or the connection was failed): `onError`, or close with 1011. `cause` may
+   * be anything a callback threw; it is never stringified or inspected (see toCallbackError).
+   */
+  error(cause: unknown, callback: CallbackName | "send callback" = "onError"): void {
+    const error = toCallbackError(cause, callback);
     const onError = this.context.callbacks.onError;
     if (onError === undefined) {
       void this.close(CloseCode.InternalError, "internal error").catch(noop);
@@ -256,12 +268,12 @@ export class SocketConnection<T> implements IdleTarget {
     }
     const internal = (): void => void this.close(CloseCode.InternalError, "internal error").catch(noop);
     try {
-      const result = onError.call(this.context.callbacks, {
+      const result: unknown = onError.call(this.context.callbacks, {
         callback: "onError",
         channel: this.channel,
         error,
       });
-      if (isPromise(result)) result.then(undefined, internal);
+      if (isThenable(result)) followThenable(result).then(undefined, internal);
     } catch {
       internal();
     }
@@ -285,6 +297,9 @@ export class SocketConnection<T> implements IdleTarget {
     this.outbox.abort();
     this.inflater?.release();
     if (this.held === null) this.report();
+    // onClose waits for onConnect to settle (it may never); close() means "TCP is gone" and
+    // resolves now, so handler.close() cannot hang on a connection whose onConnect never settles.
+    else this.resolveClosed?.();
   }
 
   /** Calls `onClose` once and settles `close()`. */
@@ -303,12 +318,12 @@ export class SocketConnection<T> implements IdleTarget {
   // The sends: arguments were checked by Channel.
 
   sendText(text: string, options?: SendOptions): Promise<SendStatus> {
-    if (this.readyState !== ReadyState.Open) return refuse(options);
+    if (this.readyState !== ReadyState.Open) return this.refuse(options);
     return this.outbox.text(text, options);
   }
 
   sendBinary(bytes: Uint8Array, options?: SendOptions): Promise<SendStatus> {
-    if (this.readyState !== ReadyState.Open) return refuse(options);
+    if (this.readyState !== ReadyState.Open) return this.refuse(options);
     return this.outbox.binary(bytes, options);
   }
 
@@ -317,13 +332,22 @@ export class SocketConnection<T> implements IdleTarget {
    * many connections). The same bytes may be passed to many connections.
    */
   sendPrepared(frames: Uint8Array, options?: SendOptions): Promise<SendStatus> {
-    if (this.readyState !== ReadyState.Open) return refuse(options);
+    if (this.readyState !== ReadyState.Open) return this.refuse(options);
     return this.outbox.prepared(frames, options);
   }
 
   ping(bytes: Uint8Array, options?: SendOptions): Promise<SendStatus> {
-    if (this.readyState !== ReadyState.Open || !this.core.ping(bytes)) return refuse(options);
+    if (this.readyState !== ReadyState.Open || !this.core.ping(bytes)) return this.refuse(options);
     return this.outbox.control(options);
+  }
+
+  private refuse(options: SendOptions | undefined): Promise<never> {
+    return settle(new ChannelClosedError(), this, options);
+  }
+
+  /** @internal A send's callback threw or rejected: the error policy, as for any callback. */
+  sendCallbackFailed(error: unknown): void {
+    this.error(error, "send callback");
   }
 
   /** @internal The `"close"` backpressure policy: a send did not fit. */
@@ -384,14 +408,6 @@ function onDrain(this: OwnedSocket): void {
   this[kConnection]!.drained();
 }
 
-function isPromise(value: unknown): value is Promise<unknown> {
-  return typeof (value as Promise<unknown> | undefined)?.then === "function";
-}
-
 function toBuffer(data: Uint8Array): Buffer {
   return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-}
-
-function refuse(options: SendOptions | undefined): Promise<never> {
-  return settle(new ChannelClosedError(), options);
 }

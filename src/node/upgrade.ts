@@ -24,6 +24,7 @@ import type { Exchange } from "../options.js";
 import {
   UpgradeCallbackError,
   UpgradeResponseError,
+  describeValue,
   type UndercurrentError,
   type UpgradeCallbackName,
 } from "../errors.js";
@@ -32,6 +33,7 @@ import { negotiateDeflate, type DeflateAgreement } from "../protocol/permessage-
 import { SocketConnection } from "./socket-connection.js";
 import type { HandlerContext } from "./handler-context.js";
 import { startTimer } from "./timers.js";
+import { followThenable, isThenable } from "../thenable.js";
 
 function sha1Base64(input: string): string {
   return createHash("sha1").update(input).digest("base64");
@@ -148,27 +150,6 @@ function logError(message: string, error: unknown): void {
 }
 
 /**
- * `typeof value?.then === "function"`, the one test for a thenable. A `then` that cannot even
- * be read (a throwing getter, a Proxy trap) counts as a thenable, so adopting it rejects.
- */
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  if ((typeof value !== "object" && typeof value !== "function") || value === null) return false;
-  try {
-    return typeof (value as { then?: unknown }).then === "function";
-  } catch {
-    return true;
-  }
-}
-
-/**
- * A promise of whatever `value` settles to: a thenable of any realm is adopted (a `then` that
- * throws becomes a rejection), and no value is trusted to be a native Promise.
- */
-function adopt(value: PromiseLike<unknown>): Promise<unknown> {
-  return Promise.resolve().then(() => value);
-}
-
-/**
  * Hands an error to `onUpgradeError`, or writes it with `console.error` when there is none.
  * Never throws: a throw or rejection in the hook is written with `console.error`.
  */
@@ -182,7 +163,7 @@ function report<T>(context: HandlerContext<T>, error: UndercurrentError, exchang
     return logError("undercurrent: onUpgradeError threw:", thrown);
   }
   if (isThenable(result)) {
-    adopt(result).then(undefined, (rejected: unknown) =>
+    followThenable(result).then(undefined, (rejected: unknown) =>
       logError("undercurrent: onUpgradeError rejected:", rejected),
     );
   }
@@ -203,13 +184,6 @@ function invalid(message: string, cause?: unknown): Reading<never> {
   return { kind: "invalid", error: new UpgradeResponseError(message, cause) };
 }
 
-/** What a value is, for a message, without turning it into a string (that may throw). */
-function kindOf(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
-  return typeof value === "object" ? "an object" : `a ${typeof value}`;
-}
-
 /**
  * Reads a (settled) `onUpgrade` decision strictly. `undefined` and `true` accept; `false` is
  * 403; an object whose only own key is `data` accepts with that data; an object with an own
@@ -219,10 +193,13 @@ function kindOf(value: unknown): string {
 function readDecision<T>(decision: unknown): Reading<T> {
   if (decision === undefined || decision === true) return ACCEPT;
   if (decision === false) return FORBID;
-  if (typeof decision !== "object" || decision === null || Array.isArray(decision)) {
-    return invalid(`onUpgrade decided ${kindOf(decision)}, not undefined, false, { data } or { status }`);
+  if (typeof decision !== "object" || decision === null) {
+    return invalid(
+      `onUpgrade decided ${describeValue(decision)}, not undefined, false, { data } or { status }`,
+    );
   }
   try {
+    if (Array.isArray(decision)) return invalid("onUpgrade decided an array, not { data } or { status }");
     const keys = Reflect.ownKeys(decision);
     if (keys.length === 1 && keys[0] === "data") {
       return { kind: "accept", data: { value: (decision as { data: T }).data } };
@@ -305,7 +282,7 @@ export function acceptUpgrade<T>(
     if (allowed === false) return refuseUpgrade(socket, 403, "origin not allowed");
     if (allowed !== true) {
       return fail(
-        new UpgradeResponseError(`the origins predicate returned ${kindOf(allowed)}, not a boolean`),
+        new UpgradeResponseError(`the origins predicate returned ${describeValue(allowed)}, not a boolean`),
       );
     }
   }
@@ -325,7 +302,7 @@ export function acceptUpgrade<T>(
     else if (chosen !== undefined) {
       return fail(
         new UpgradeResponseError(
-          `the protocols selector returned ${kindOf(chosen)} that is not one of the offered subprotocols`,
+          `the protocols selector returned ${describeValue(chosen)} that is not one of the offered subprotocols`,
         ),
       );
     }
@@ -380,7 +357,7 @@ export function acceptUpgrade<T>(
   });
   timer?.unref();
   socket.on("error", destroySocket);
-  adopt(result).then(
+  followThenable(result).then(
     (decision) => {
       if (settled) return;
       settled = true;

@@ -8,6 +8,7 @@
 
 import { constants, createDeflateRaw, createInflateRaw, type DeflateRaw, type InflateRaw } from "node:zlib";
 import { DEFLATE_TRAILER, type DeflateAgreement } from "../protocol/permessage-deflate.js";
+import { InternalError } from "../protocol/errors.js";
 import type { ResolvedCompression } from "../options.js";
 import type { SendCompression } from "./outbox.js";
 import { sharedDeflate, type SharedDeflate } from "../pubsub/broker.js";
@@ -62,10 +63,18 @@ export class MessageInflater {
   /**
    * Inflates one message (without its trailer). Output goes to `onData` as it is produced;
    * when `onData` returns false the work stops (the limit was hit). `onEnd` is called once,
-   * with an error if the data was not valid deflate data.
+   * with zlib's error if the data was not valid deflate data, or with an {@link InternalError}
+   * if something unexpected failed on our side (zlib threw, or `onData` did): such a throw is
+   * never left to escape into zlib's callbacks, where it would crash the process.
    */
   inflate(data: Uint8Array, onData: (chunk: Buffer) => boolean, onEnd: (error?: Error) => void): void {
-    const stream = (this.stream ??= createInflateRaw({ windowBits: this.windowBits }).on("error", noop));
+    let stream: InflateRaw;
+    try {
+      stream = this.stream ??= createInflateRaw({ windowBits: this.windowBits }).on("error", noop);
+    } catch (error) {
+      // Reported later, as zlib's outcomes are: the caller is not re-entered.
+      return void process.nextTick(onEnd, new InternalError(error));
+    }
     let finished = false;
     const finish = (error?: Error): void => {
       if (finished) return;
@@ -76,14 +85,25 @@ export class MessageInflater {
       onEnd(error);
     };
     const data_ = (chunk: Buffer): void => {
-      if (!finished && !onData(chunk)) finish();
+      if (finished) return;
+      let more: boolean;
+      try {
+        more = onData(chunk);
+      } catch (error) {
+        return finish(new InternalError(error));
+      }
+      if (!more) finish();
     };
     const error_ = (error: Error): void => finish(error);
     stream.on("data", data_);
     stream.on("error", error_);
-    stream.write(data);
-    stream.write(DEFLATE_TRAILER);
-    stream.flush(constants.Z_SYNC_FLUSH, () => finish());
+    try {
+      stream.write(data);
+      stream.write(DEFLATE_TRAILER);
+      stream.flush(constants.Z_SYNC_FLUSH, () => finish());
+    } catch (error) {
+      process.nextTick(finish, new InternalError(error));
+    }
   }
 
   /** Frees the zlib stream (and its window). */
@@ -107,12 +127,21 @@ export class MessageDeflater {
     this.keepContext = keepContext;
   }
 
-  /** Compresses one message; `done` gets the payload to send, its trailer removed (§7.2.1). */
+  /**
+   * Compresses one message; `done` gets the payload to send, its trailer removed (§7.2.1), or
+   * zlib's error, or an {@link InternalError} if zlib threw (never left to escape).
+   */
   deflate(data: Uint8Array, done: (error: Error | undefined, payload: Uint8Array) => void): void {
-    const stream = (this.stream ??= createDeflateRaw({
-      windowBits: this.windowBits,
-      memLevel: this.memLevel,
-    }));
+    let stream: DeflateRaw;
+    try {
+      // Like the inflater's, the stream keeps a listener for errors after a job gave up on it.
+      stream = this.stream ??= createDeflateRaw({
+        windowBits: this.windowBits,
+        memLevel: this.memLevel,
+      }).on("error", noop);
+    } catch (error) {
+      return void process.nextTick(done, new InternalError(error), new Uint8Array(0));
+    }
     const chunks: Buffer[] = [];
     let size = 0;
     const data_ = (chunk: Buffer): void => {
@@ -126,14 +155,19 @@ export class MessageDeflater {
     };
     stream.on("data", data_);
     stream.once("error", error_);
-    stream.write(data);
-    stream.flush(constants.Z_SYNC_FLUSH, () => {
-      stream.off("data", data_);
+    try {
+      stream.write(data);
+      stream.flush(constants.Z_SYNC_FLUSH, () => {
+        stream.off("data", data_);
+        stream.off("error", error_);
+        if (!this.keepContext) this.release();
+        const out = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+        done(undefined, out.subarray(0, Math.max(0, out.length - DEFLATE_TRAILER.length)));
+      });
+    } catch (error) {
       stream.off("error", error_);
-      if (!this.keepContext) this.release();
-      const out = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
-      done(undefined, out.subarray(0, Math.max(0, out.length - DEFLATE_TRAILER.length)));
-    });
+      process.nextTick(error_, new InternalError(error));
+    }
   }
 
   /** Frees the zlib stream. */

@@ -12,7 +12,7 @@
 
 import { Opcode, isControl } from "./opcodes.js";
 import { CloseCode, isValidReceivedCloseCode } from "./close-codes.js";
-import { ProtocolError } from "./errors.js";
+import { InternalError, ProtocolError } from "./errors.js";
 import { FrameParser, type FrameSink } from "./frame-parser.js";
 import { encodeClosePayload, truncateReason } from "./frame-codec.js";
 import { Outgoing, type SlabPool } from "./outgoing.js";
@@ -95,8 +95,7 @@ export class ProtocolConnection implements FrameSink {
       const used = this.parser.push(data);
       if (used < data.length) this.held.push(data.subarray(used));
     } catch (error) {
-      if (!(error instanceof ProtocolError)) throw error;
-      this.fail(error);
+      this.caught(error);
     }
   }
 
@@ -115,7 +114,7 @@ export class ProtocolConnection implements FrameSink {
       this.messages.inflated(piece);
       return true;
     } catch (error) {
-      this.fail(error as ProtocolError);
+      this.caught(error);
       return false;
     }
   }
@@ -126,7 +125,7 @@ export class ProtocolConnection implements FrameSink {
     try {
       this.events.push(this.messages.inflatedEnd());
     } catch (error) {
-      this.fail(error as ProtocolError);
+      this.caught(error);
       return;
     }
     this.inflating = false;
@@ -134,10 +133,13 @@ export class ProtocolConnection implements FrameSink {
     this.resumeInput();
   }
 
-  /** The compressed data could not be inflated: fail with 1007. */
-  inflateFailed(): void {
+  /**
+   * The compressed data could not be inflated: fail with 1007. With `internal`, inflation failed
+   * on our side (not the peer's data): fail with it, 1011.
+   */
+  inflateFailed(internal?: InternalError): void {
     if (this.inputClosed) return;
-    this.fail(new ProtocolError("ERR_INVALID_COMPRESSED_DATA", "invalid compressed data"));
+    this.fail(internal ?? new ProtocolError("ERR_INVALID_COMPRESSED_DATA", "invalid compressed data"));
   }
 
   private resumeInput(): void {
@@ -149,8 +151,28 @@ export class ProtocolConnection implements FrameSink {
         else this.held.shift();
       }
     } catch (error) {
-      if (!(error instanceof ProtocolError)) throw error;
-      this.fail(error);
+      this.caught(error);
+    }
+  }
+
+  /**
+   * The one road from an exception in the core to a close code (STYLE.md 3): a `ProtocolError`
+   * fails the connection with its code; anything else is a bug of ours and fails it with 1011
+   * and no details (an {@link InternalError} with the original as `cause`). Only this
+   * connection is failed, and nothing is rethrown: one peer's frame must not take down the
+   * process and every other connection with it.
+   */
+  private caught(error: unknown): void {
+    let known = false;
+    try {
+      known = error instanceof ProtocolError;
+    } catch {
+      // not ours to inspect: an internal error
+    }
+    try {
+      this.fail(known ? (error as ProtocolError) : new InternalError(error));
+    } catch {
+      // Cleaning up a broken state failed; input is closed and the failure is queued already.
     }
   }
 
@@ -166,7 +188,7 @@ export class ProtocolConnection implements FrameSink {
     // the messages before it still go out first.
     if (event.type === "close")
       this.close(event.code === CloseCode.NoStatusReceived ? undefined : event.code);
-    else if (event.type === "fail") this.close(event.error.closeCode, event.error.message);
+    else if (event.type === "fail") this.close(event.error.closeCode, event.reason);
     return event;
   }
 
@@ -240,16 +262,18 @@ export class ProtocolConnection implements FrameSink {
 
   /**
    * _Fail the WebSocket Connection_ (§7.1.7): stop processing input and report a `fail` event;
-   * taking that event queues a close frame with the error's code, unless one was sent.
+   * taking that event queues a close frame with the error's code, unless one was sent. The
+   * reason is a `ProtocolError`'s message; an `InternalError` sends none.
    */
-  fail(error: ProtocolError): void {
+  fail(error: ProtocolError | InternalError): void {
     if (this.inputClosed) return;
     this.inputClosed = true;
     this.inflating = false;
-    this.parser.stop();
     this.held = [];
+    const reason = error instanceof ProtocolError ? error.message : "";
+    this.events.push({ type: "fail", error, reason });
+    this.parser.stop();
     this.messages.reset();
-    this.events.push({ type: "fail", error });
   }
 
   // FrameSink: called by the parser.

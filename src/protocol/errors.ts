@@ -77,6 +77,29 @@ export const PROTOCOL_ERROR_CODES = Object.freeze({
   },
 } as const satisfies Record<string, { readonly closeCode: KnownCloseCode; readonly meaning: string }>);
 
+/**
+ * Something failed inside undercurrent itself (a bug of ours, never the peer's fault): the
+ * connection is failed with 1011 and a close frame that carries no reason, since the details
+ * may be sensitive (RFC 6455 §7.4.1: 1011 "indicates that a server is terminating the
+ * connection because it encountered an unexpected condition"). The original error is `cause`.
+ * Other connections are not affected.
+ *
+ * @example
+ * ```ts
+ * onError({ error }) {
+ *   if (error instanceof InternalError) reportBug(error.cause); // please file an issue
+ * }
+ * ```
+ */
+export class InternalError extends UndercurrentError {
+  /** The close code the connection is failed with: always 1011. */
+  readonly closeCode = 1011;
+
+  constructor(cause: unknown) {
+    super("ERR_INTERNAL", "internal error", { cause });
+  }
+}
+
 /** Every {@link ProtocolError} code. */
 export type ProtocolErrorCode = keyof typeof PROTOCOL_ERROR_CODES;
 

@@ -3,7 +3,7 @@
  * @module
  */
 
-import type { ProtocolError } from "./errors.js";
+import type { InternalError, ProtocolError } from "./errors.js";
 
 /** A complete text message. */
 export interface TextEvent {
@@ -47,10 +47,16 @@ export interface CloseEvent {
   readonly reason: string;
 }
 
-/** The peer broke the protocol; taking this event queues a close frame with `error.closeCode`. */
+/**
+ * The connection failed: the peer broke the protocol (`ProtocolError`: 1002, 1007, 1009), or a
+ * bug of ours surfaced in the core (`InternalError`: 1011). Taking this event queues a close
+ * frame with `error.closeCode` and `reason`.
+ */
 export interface FailEvent {
   readonly type: "fail";
-  readonly error: ProtocolError;
+  readonly error: ProtocolError | InternalError;
+  /** The close reason sent: the `ProtocolError`'s message, "" for an `InternalError` (no details). */
+  readonly reason: string;
 }
 
 /** Everything the protocol core reports. */

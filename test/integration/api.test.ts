@@ -14,6 +14,7 @@ import { WebSocket, type RawData } from "ws";
 import { WebSocket as UndiciWebSocket } from "undici";
 import {
   ChannelClosedError,
+  InvalidArgumentError,
   ReadyState,
   SendTimeoutError,
   handshake,
@@ -270,6 +271,69 @@ describe("sends on a closed channel", () => {
 });
 
 describe("send options", () => {
+  test("a send callback that throws or rejects goes to onError, never to the process", TEST, async () => {
+    const echo = await startEchoServer();
+    try {
+      const peer = await Peer.open(echo.urlFor("a"));
+      const channel = await echo.channel("a");
+      const thrown = new Error("from the send callback");
+      const rejected = Object.create(null) as object;
+      // Both go out in one batch; onError (which here closes, the default policy) hears of each.
+      const one = channel.sendText("one", {
+        callback: () => {
+          throw thrown;
+        },
+      });
+      const two = channel.sendText("two", { callback: { onComplete: () => Promise.reject(rejected) } });
+      assert.equal(await one, "sent");
+      assert.equal(await two, "sent");
+      await echo.waitFor(() => echo.errors.length === 2, "onError for both send callbacks");
+      assert.equal(echo.errors[0]!.error, thrown);
+      const wrapped = echo.errors[1]!.error as Error & { code?: string; cause?: unknown };
+      assert.equal(wrapped.code, "ERR_CALLBACK");
+      assert.ok(wrapped.cause === rejected);
+      assert.equal(await peer.nextText(), "one");
+    } finally {
+      await echo.close();
+    }
+  });
+
+  test(
+    "options that are not an object, or a callback of the wrong kind, reject with InvalidArgumentError",
+    TEST,
+    async () => {
+      const echo = await startEchoServer();
+      try {
+        const peer = await Peer.open(echo.urlFor("a"));
+        const channel = await echo.channel("a");
+        const odd: unknown[] = [
+          null,
+          5,
+          "x",
+          { callback: null },
+          { callback: 1 },
+          { callback: { onComplete: 1 } },
+          { callback: { onError: "no" } },
+          { compress: "yes" },
+        ];
+        for (const options of odd) {
+          for (const send of [
+            () => channel.sendText("x", options as never),
+            () => channel.sendBinary(Buffer.from("x"), options as never),
+            () => channel.ping(undefined, options as never),
+          ]) {
+            await assert.rejects(send(), (error: unknown) => error instanceof InvalidArgumentError);
+          }
+        }
+        await channel.sendText("still open");
+        assert.equal(await peer.nextText(), "still open");
+        assert.equal(echo.errors.length, 0);
+      } finally {
+        await echo.close();
+      }
+    },
+  );
+
   test(
     "callback as a function: called with no error on success, with the error on failure",
     TEST,

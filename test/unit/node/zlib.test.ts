@@ -80,3 +80,77 @@ test("invalid deflate data is reported as an error, not thrown", async () => {
   );
   assert.ok(error instanceof Error);
 });
+
+// Regression (issue 12): nothing unexpected on the zlib paths may escape into zlib's own
+// callbacks, where it would be an uncaught exception that takes down the process.
+
+function compressed(text: string): Buffer {
+  const out = deflateRawSync(Buffer.from(text), { finishFlush: constants.Z_SYNC_FLUSH });
+  return out.subarray(0, out.length - 4);
+}
+
+function inflateOnce(
+  inflater: MessageInflater,
+  data: Uint8Array,
+  onData: (chunk: Buffer) => boolean = () => true,
+): Promise<Error | undefined> {
+  return new Promise((resolve) => inflater.inflate(data, onData, resolve));
+}
+
+test("regression: onData that throws ends the inflation with an InternalError", async () => {
+  const inflater = new MessageInflater(15, true);
+  const bug = Object.create(null) as object;
+  const ends: Array<Error | undefined> = [];
+  const error = await new Promise<Error | undefined>((resolve) =>
+    inflater.inflate(
+      compressed("hello hello hello"),
+      () => {
+        throw bug;
+      },
+      (e) => {
+        ends.push(e);
+        resolve(e);
+      },
+    ),
+  );
+  assert.equal((error as { code?: string } | undefined)?.code, "ERR_INTERNAL");
+  assert.ok(error?.cause === bug);
+  assert.equal(ends.length, 1);
+  // The inflater still works for the next message.
+  const chunks: Buffer[] = [];
+  const inflater2 = new MessageInflater(15, true);
+  assert.equal(await inflateOnce(inflater2, compressed("again"), (c) => chunks.push(c) > 0), undefined);
+  assert.equal(Buffer.concat(chunks).toString(), "again");
+});
+
+test("regression: a zlib stream that throws on write ends the inflation with an InternalError", async () => {
+  const inflater = new MessageInflater(15, true);
+  assert.equal(await inflateOnce(inflater, compressed("first")), undefined);
+  const stream = (inflater as unknown as { stream: { write: () => never } }).stream;
+  const bug = new TypeError("write failed");
+  stream.write = () => {
+    throw bug;
+  };
+  const error = await inflateOnce(inflater, compressed("second"));
+  assert.equal((error as { code?: string } | undefined)?.code, "ERR_INTERNAL");
+  assert.ok(error?.cause === bug);
+});
+
+test("regression: a zlib stream that throws on write fails the deflation, not the process", async () => {
+  const deflater = new MessageDeflater(15, 8, true);
+  const deflate = (): Promise<Error | undefined> =>
+    new Promise((resolve) => deflater.deflate(Buffer.from("hello"), (error) => resolve(error)));
+  assert.equal(await deflate(), undefined);
+  const stream = (deflater as unknown as { stream: { write: () => never } }).stream;
+  stream.write = () => {
+    throw new TypeError("write failed");
+  };
+  assert.equal(((await deflate()) as { code?: string } | undefined)?.code, "ERR_INTERNAL");
+});
+
+test("regression: a late error on a deflate stream is not an unhandled 'error' event", async () => {
+  const deflater = new MessageDeflater(15, 8, true);
+  await new Promise<void>((resolve) => deflater.deflate(Buffer.from("hello"), () => resolve()));
+  const stream = (deflater as unknown as { stream: NodeJS.EventEmitter }).stream;
+  assert.doesNotThrow(() => stream.emit("error", new Error("late")));
+});

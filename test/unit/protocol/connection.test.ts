@@ -4,6 +4,7 @@ import fc from "fast-check";
 import { ProtocolConnection, type ProtocolOptions } from "../../../src/protocol/connection.js";
 import { Opcode } from "../../../src/protocol/opcodes.js";
 import type { ProtocolEvent } from "../../../src/protocol/events.js";
+import { MessageAssembler } from "../../../src/protocol/assembler.js";
 import { clientFrame, closePayload, concatBytes, decodeServerFrames, hex } from "../../helpers/frames.js";
 
 const LIMITS: ProtocolOptions = { maxPayload: 1024 * 1024, maxFragments: 1000 };
@@ -438,4 +439,86 @@ test("regression: a failure during inflation releases the input hold", () => {
   assert.equal(conn.awaitingInflation, true);
   conn.inflated(new Uint8Array(5));
   assert.equal(conn.awaitingInflation, false);
+});
+
+describe("regression (issue 12): a bug inside the core fails that connection with 1011", () => {
+  const DEFLATE = { ...LIMITS, compression: true };
+  /** Replaces `MessageAssembler.prototype[method]` with one that throws `bug` while `run` runs. */
+  function withBug(method: "piece" | "inflated" | "inflatedEnd", bug: unknown, run: () => void): void {
+    const proto = MessageAssembler.prototype as unknown as Record<string, unknown>;
+    const original = proto[method];
+    proto[method] = () => {
+      throw bug;
+    };
+    try {
+      run();
+    } finally {
+      proto[method] = original;
+    }
+  }
+
+  function assertInternalFailure(conn: ProtocolConnection, bug: unknown): void {
+    const all = events(conn);
+    assert.equal(all.length, 1, "one event: the failure");
+    const fail = all[0]!;
+    assert.ok(fail.type === "fail");
+    assert.equal(fail.error.code, "ERR_INTERNAL");
+    assert.equal(fail.error.closeCode, 1011);
+    assert.ok(fail.error.cause === bug, "the bug is kept as cause");
+    // STYLE.md: unexpected errors become 1011 without details.
+    const frames = sent(conn);
+    assert.equal(frames.length, 1);
+    assert.equal(frames[0]!.opcode, Opcode.Close);
+    assert.deepEqual([...frames[0]!.payload], [0x03, 0xf3], "code 1011, no reason");
+    assert.ok(conn.closeExpected());
+    // Input after the failure is ignored, and nothing else throws.
+    conn.receive(clientFrame(Opcode.Text, "after"));
+    assert.deepEqual(events(conn), []);
+  }
+
+  test("a TypeError from the assembler while parsing", () => {
+    const bug = new TypeError("injected");
+    const conn = connect();
+    withBug("piece", bug, () => {
+      assert.doesNotThrow(() => feed(conn, clientFrame(Opcode.Text, "hello")));
+    });
+    assertInternalFailure(conn, bug);
+  });
+
+  test("a non-Error thrown from the assembler while parsing", () => {
+    const bug = Object.create(null) as object;
+    const conn = connect();
+    withBug("piece", bug, () => feed(conn, clientFrame(Opcode.Binary, "x")));
+    assertInternalFailure(conn, bug);
+  });
+
+  test("a bug while resuming input held during an inflation", () => {
+    const bug = new RangeError("injected");
+    const conn = connect(DEFLATE);
+    feed(conn, concatBytes(clientFrame(Opcode.Text, "x", { rsv1: true }), clientFrame(Opcode.Text, "y")));
+    assert.equal(events(conn)[0]?.type, "compressed");
+    assert.ok(conn.inflated(new TextEncoder().encode("x")));
+    conn.takeOutgoing();
+    withBug("piece", bug, () => assert.doesNotThrow(() => conn.inflatedEnd()));
+    const all = events(conn);
+    assert.deepEqual(all[0], { type: "text", text: "x" });
+    const fail = all[1];
+    assert.ok(fail?.type === "fail" && fail.error.code === "ERR_INTERNAL" && fail.error.cause === bug);
+  });
+
+  for (const method of ["inflated", "inflatedEnd"] as const) {
+    test(`a bug in the assembler's ${method}()`, () => {
+      const bug = new TypeError("injected");
+      const conn = connect(DEFLATE);
+      feed(conn, clientFrame(Opcode.Binary, "x", { rsv1: true }));
+      assert.equal(events(conn)[0]?.type, "compressed");
+      withBug(method, bug, () => {
+        assert.doesNotThrow(() => {
+          if (method === "inflated") assert.equal(conn.inflated(new Uint8Array(1)), false);
+          else conn.inflatedEnd();
+        });
+      });
+      assertInternalFailure(conn, bug);
+    });
+  }
 });
