@@ -18,38 +18,46 @@ function toBytes(data: BinaryData): Uint8Array | undefined {
   return undefined;
 }
 
+/** Why a send's options cannot be honoured, and whether its callback can still be told. */
+interface OptionsFault {
+  readonly error: InvalidArgumentError;
+  /** The callback itself is usable: it hears of the error like any failed send. */
+  readonly tell: boolean;
+}
+
 /**
- * Why a send's options cannot be honoured, or undefined when they can: an object (or undefined)
- * whose `callback` is a function or an object of optional `onComplete`/`onError` functions,
- * whose `timeout` a timer can honour, and whose `compress` is a boolean. Reads each property once
- * and never throws (a throwing getter makes the options invalid).
+ * Checks a send's options, or returns undefined when they can be honoured: an object (or
+ * undefined) whose `callback` is a function or an object of optional `onComplete`/`onError`
+ * functions, whose `timeout` a timer can honour, and whose `compress` is a boolean. Never throws
+ * (a throwing getter makes the options invalid).
  */
-function checkSendOptions(options: unknown): InvalidArgumentError | undefined {
+function checkSendOptions(options: unknown): OptionsFault | undefined {
   if (options === undefined) return undefined;
+  const fault = (message: string, tell: boolean): OptionsFault => ({
+    error: new InvalidArgumentError(message),
+    tell,
+  });
   if (typeof options !== "object" || options === null) {
-    return new InvalidArgumentError(`send options are an object, not ${describeValue(options)}`);
+    return fault(`send options are an object, not ${describeValue(options)}`, false);
   }
   try {
     const { callback, timeout, compress } = options as Record<string, unknown>;
-    if (timeout !== undefined && !isTimeout(timeout)) {
-      return new InvalidArgumentError(timeoutMessage("timeout", timeout));
-    }
-    if (compress !== undefined && typeof compress !== "boolean") {
-      return new InvalidArgumentError("compress is a boolean");
-    }
-    if (callback === undefined || typeof callback === "function") return undefined;
-    if (typeof callback === "object" && callback !== null) {
-      const { onComplete, onError } = callback as Record<string, unknown>;
+    if (callback !== undefined && typeof callback !== "function") {
+      const { onComplete, onError } = (callback ?? {}) as Record<string, unknown>;
       if (
-        (onComplete === undefined || typeof onComplete === "function") &&
-        (onError === undefined || typeof onError === "function")
+        typeof callback !== "object" ||
+        callback === null ||
+        (onComplete !== undefined && typeof onComplete !== "function") ||
+        (onError !== undefined && typeof onError !== "function")
       ) {
-        return undefined;
+        return fault("callback is a function or { onComplete?, onError? } of functions", false);
       }
     }
-    return new InvalidArgumentError("callback is a function or { onComplete?, onError? } of functions");
+    if (timeout !== undefined && !isTimeout(timeout)) return fault(timeoutMessage("timeout", timeout), true);
+    if (compress !== undefined && typeof compress !== "boolean") return fault("compress is a boolean", true);
+    return undefined;
   } catch (error) {
-    return new InvalidArgumentError(`reading the send options threw: ${describeValue(error)}`);
+    return fault(`reading the send options threw: ${describeValue(error)}`, false);
   }
 }
 
@@ -178,7 +186,7 @@ export class Channel<T = unknown> {
   /** Sends a text message. */
   sendText(text: string, options?: SendOptions): Promise<SendStatus> {
     const invalid = checkSendOptions(options);
-    if (invalid !== undefined) return settle(invalid, this.#connection);
+    if (invalid !== undefined) return this.#refuse(invalid, options);
     if (typeof text !== "string") {
       return settle(new InvalidArgumentError("sendText takes a string"), this.#connection, options);
     }
@@ -188,7 +196,7 @@ export class Channel<T = unknown> {
   /** Sends a binary message. Large buffers are sent by reference: do not change them until sent. */
   sendBinary(data: BinaryData, options?: SendOptions): Promise<SendStatus> {
     const invalid = checkSendOptions(options);
-    if (invalid !== undefined) return settle(invalid, this.#connection);
+    if (invalid !== undefined) return this.#refuse(invalid, options);
     const bytes = toBytes(data);
     if (bytes === undefined) {
       return settle(new InvalidArgumentError("sendBinary takes bytes"), this.#connection, options);
@@ -202,12 +210,17 @@ export class Channel<T = unknown> {
    */
   ping(data?: BinaryData, options?: SendOptions): Promise<SendStatus> {
     const invalid = checkSendOptions(options);
-    if (invalid !== undefined) return settle(invalid, this.#connection);
+    if (invalid !== undefined) return this.#refuse(invalid, options);
     const bytes = data === undefined ? new Uint8Array(0) : toBytes(data);
     if (bytes === undefined || bytes.length > 125) {
       return settle(new InvalidArgumentError("a ping carries at most 125 bytes"), this.#connection, options);
     }
     return this.#connection.ping(bytes, options);
+  }
+
+  /** A send whose options are at fault: its callback hears of it when the callback is usable. */
+  #refuse(fault: OptionsFault, options: SendOptions | undefined): Promise<never> {
+    return settle(fault.error, this.#connection, fault.tell ? options : undefined);
   }
 
   /**

@@ -27,22 +27,15 @@ import { handshake, serve, type Callbacks, type Channel, type Server } from "../
 import {
   ODD_RETURNS,
   ODD_VALUES,
+  TextClient,
   returnOutcome,
   type OddReturn,
   type OddValue,
 } from "../helpers/odd-values.js";
 import { HandshakeError, RawClient } from "../helpers/raw-client.js";
+import { withTimeout } from "../helpers/echo-server.js";
 
 const WAIT = 10_000;
-
-/** Rejects with `label` if `promise` has not settled within WAIT ms (a hang guard, not a timing check). */
-function guard<R>(promise: Promise<R>, label: string): Promise<R> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no ${label} within ${WAIT} ms`)), WAIT);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 // ---------------------------------------------------------------------------------------------
 // Values
@@ -122,7 +115,7 @@ export class CallbackTarget {
       );
     }
     target.bystander = new WebSocket(`${target.servers[1]!.url}/?id=-1`);
-    await guard(once(target.bystander, "open"), "bystander open");
+    await withTimeout(once(target.bystander, "open"), WAIT, "bystander open");
     return target;
   }
 
@@ -139,11 +132,12 @@ export class CallbackTarget {
   private waitFor(predicate: () => boolean, label: string): Promise<void> {
     if (predicate()) return Promise.resolve();
     let listener = (): void => {};
-    return guard(
+    return withTimeout(
       new Promise<void>((resolve) => {
         listener = () => predicate() && resolve();
         this.changes.on("change", listener);
       }),
+      WAIT,
       label,
     ).finally(() => this.changes.off("change", listener));
   }
@@ -202,16 +196,15 @@ export class CallbackTarget {
     this.plans.set(id, plan);
     const seen = this.of(id);
     const server = this.servers[plan.withOnError ? 1 : 0]!;
-    const client = new Client(new WebSocket(`${server.url}/?id=${id}`));
-    await guard(once(client.ws, "open"), "open");
+    const client = await TextClient.open(`${server.url}/?id=${id}`);
     await this.waitFor(() => seen.channel !== undefined, "onConnect");
     const outcome = plan.how === "return" ? (plan.value as OddReturn).outcome : "rejected";
     const fails = outcome === "rejected";
 
     if (plan.where === "onConnect" && outcome === "never") {
       // Documented: input (and onClose) wait for onConnect; close() resolves once TCP is gone.
-      await guard(seen.channel!.close(1000), "channel.close()");
-      await guard(client.closed, "client close");
+      await withTimeout(seen.channel!.close(1000), WAIT, "channel.close()");
+      await withTimeout(client.closed, WAIT, "client close");
       assert.deepEqual(seen.closes, [], "onClose waits for onConnect");
     } else if (plan.where === "onClose") {
       assert.equal(await client.close(), 1000);
@@ -222,7 +215,7 @@ export class CallbackTarget {
       if (plan.where === "onMessage" || plan.where === "onError") client.ws.send("act");
       const closedByPolicy = fails && (!plan.withOnError || plan.where === "onError");
       if (closedByPolicy) {
-        assert.equal(await guard(client.closed, "close by the error policy"), 1011);
+        assert.equal(await withTimeout(client.closed, WAIT, "close by the error policy"), 1011);
         await this.waitFor(() => seen.closes.length > 0, "onClose");
         assert.deepEqual(seen.closes, [1011], "onClose once, 1011");
       } else {
@@ -244,44 +237,12 @@ export class CallbackTarget {
       this.bystander.once("message", (d) => resolve(String(d))),
     );
     this.bystander.send(token);
-    assert.equal(await guard(echoed, "bystander echo"), token, "the bystander is still served");
+    assert.equal(await withTimeout(echoed, WAIT, "bystander echo"), token, "the bystander is still served");
   }
 
   async stop(): Promise<void> {
     this.bystander.close();
     await Promise.all(this.servers.map((server) => server.close()));
-  }
-}
-
-/** A `ws` client with a queue of short text messages and the close code it saw. */
-class Client {
-  readonly closed: Promise<number>;
-  private readonly queue: string[] = [];
-  private readonly waiting: Array<(text: string) => void> = [];
-
-  constructor(readonly ws: WebSocket) {
-    ws.on("message", (data) => {
-      const text = String(data);
-      if (text.length > 1000) return; // the onDrain filler
-      const waiter = this.waiting.shift();
-      if (waiter !== undefined) waiter(text);
-      else this.queue.push(text);
-    });
-    ws.on("error", () => {});
-    this.closed = new Promise((resolve) => ws.on("close", (code: number) => resolve(code)));
-  }
-
-  async echoes(text: string): Promise<void> {
-    this.ws.send(text);
-    const queued = this.queue.shift();
-    const reply =
-      queued ?? (await guard(new Promise<string>((resolve) => this.waiting.push(resolve)), "echo"));
-    assert.equal(reply, text);
-  }
-
-  close(): Promise<number> {
-    this.ws.close(1000);
-    return guard(this.closed, "close");
   }
 }
 

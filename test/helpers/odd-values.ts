@@ -12,7 +12,11 @@
  * ```
  * @module
  */
+import assert from "node:assert/strict";
+import { once } from "node:events";
 import { runInNewContext } from "node:vm";
+import { WebSocket } from "ws";
+import { withTimeout } from "./echo-server.js";
 
 /** One odd value: a name for test titles and a factory. */
 export interface OddValue {
@@ -177,5 +181,56 @@ export function returnOutcome(value: unknown): "rejected" | "ignored" {
     return "ignored";
   } catch {
     return "rejected";
+  }
+}
+
+/** How long a {@link TextClient} waits for anything: a hang guard, not a timing check. */
+const CLIENT_WAIT = 10_000;
+
+/**
+ * A `ws` client for the odd-values tests: a queue of the short text messages it received (long
+ * ones, the `onDrain` filler, are skipped) and the close code it saw.
+ */
+export class TextClient {
+  readonly closed: Promise<number>;
+  private readonly queue: string[] = [];
+  private readonly waiting: Array<(text: string) => void> = [];
+
+  private constructor(readonly ws: WebSocket) {
+    ws.on("message", (data) => {
+      const text = String(data);
+      if (text.length > 1000) return; // the onDrain filler
+      const waiter = this.waiting.shift();
+      if (waiter !== undefined) waiter(text);
+      else this.queue.push(text);
+    });
+    ws.on("error", () => {});
+    this.closed = new Promise((resolve) => ws.on("close", (code: number) => resolve(code)));
+  }
+
+  /** Connects and resolves once the connection is open. */
+  static async open(url: string): Promise<TextClient> {
+    const client = new TextClient(new WebSocket(url));
+    await withTimeout(once(client.ws, "open"), CLIENT_WAIT, `open ${url}`);
+    return client;
+  }
+
+  /** The next text message. */
+  next(): Promise<string> {
+    const queued = this.queue.shift();
+    if (queued !== undefined) return Promise.resolve(queued);
+    return withTimeout(new Promise<string>((resolve) => this.waiting.push(resolve)), CLIENT_WAIT, "echo");
+  }
+
+  /** Sends `text` and checks that it comes back. */
+  async echoes(text: string): Promise<void> {
+    this.ws.send(text);
+    assert.equal(await this.next(), text);
+  }
+
+  /** Closes with 1000 and resolves with the close code the client saw. */
+  close(): Promise<number> {
+    this.ws.close(1000);
+    return withTimeout(this.closed, CLIENT_WAIT, "close");
   }
 }

@@ -8,10 +8,9 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { EventEmitter, once } from "node:events";
-import { WebSocket } from "ws";
+import { EventEmitter } from "node:events";
 import { handshake, serve, type Callbacks, type Channel, type Server } from "../../src/index.js";
-import { ODD_RETURNS, ODD_VALUES } from "../helpers/odd-values.js";
+import { ODD_RETURNS, ODD_VALUES, TextClient as Client } from "../helpers/odd-values.js";
 import { withTimeout } from "../helpers/echo-server.js";
 
 const WAIT = 10_000;
@@ -125,47 +124,6 @@ class Lab {
 
   url(id: string, where: CallbackName, how: How, i: number): string {
     return `${this.server.url}/?id=${encodeURIComponent(id)}&in=${where}&how=${how}&i=${i}`;
-  }
-}
-
-/** A `ws` client with a queue of text messages and the close it saw. */
-class Client {
-  readonly closed: Promise<number>;
-  private readonly queue: string[] = [];
-  private readonly waiting: Array<(text: string) => void> = [];
-
-  private constructor(readonly ws: WebSocket) {
-    ws.on("message", (data) => {
-      const text = String(data);
-      if (text.length > 1000) return; // the onDrain filler
-      const waiter = this.waiting.shift();
-      if (waiter !== undefined) waiter(text);
-      else this.queue.push(text);
-    });
-    ws.on("error", () => {});
-    this.closed = new Promise((resolve) => ws.on("close", (code: number) => resolve(code)));
-  }
-
-  static async open(url: string): Promise<Client> {
-    const client = new Client(new WebSocket(url));
-    await withTimeout(once(client.ws, "open"), WAIT, `open ${url}`);
-    return client;
-  }
-
-  next(): Promise<string> {
-    const queued = this.queue.shift();
-    if (queued !== undefined) return Promise.resolve(queued);
-    return withTimeout(new Promise<string>((resolve) => this.waiting.push(resolve)), WAIT, "echo");
-  }
-
-  async echoes(text: string): Promise<void> {
-    this.ws.send(text);
-    assert.equal(await this.next(), text);
-  }
-
-  async close(): Promise<number> {
-    this.ws.close(1000);
-    return withTimeout(this.closed, WAIT, "close");
   }
 }
 
