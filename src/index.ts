@@ -4,8 +4,8 @@
  * @module
  */
 
-export { handshake, type WebSocketHandler, type NextHandler, type UpgradeListener } from "./handshake.js";
-export { serve, type Server, type ServeOptions } from "./serve.js";
+export { handshake, type WebSocketHandler, type NextHandler, type UpgradeListener } from "./adapters/node/handshake.js";
+export { serve, type Server, type ServeOptions } from "./adapters/node/serve.js";
 export {
   Channel,
   ReadyState,
@@ -13,7 +13,7 @@ export {
   type SendCallback,
   type SendStatus,
   type BinaryData,
-} from "./channel.js";
+} from "./core/channel.js";
 export type {
   Callbacks,
   ConnectEvent,
@@ -21,7 +21,7 @@ export type {
   CloseEvent,
   ErrorEvent,
   DrainEvent,
-} from "./callbacks.js";
+} from "./core/callbacks.js";
 export {
   DEFAULTS,
   type Options,
@@ -33,7 +33,7 @@ export {
   type UpgradeErrorEvent,
   type BackpressurePolicy,
   type CompressionOptions,
-} from "./options.js";
+} from "./core/options.js";
 export { CloseCode, type CloseCodeValue } from "./protocol/close-codes.js";
 export {
   UndercurrentError,
@@ -49,8 +49,8 @@ export {
   InternalError,
   type ProtocolErrorCode,
   type ProtocolErrorCloseCode,
-} from "./errors.js";
-export { ERROR_CODES, type ErrorCode, type ErrorCodeInfo } from "./error-codes.js";
+} from "./common/errors.js";
+export { ERROR_CODES, type ErrorCode, type ErrorCodeInfo } from "./common/error-codes.js";
 export { MemoryBroker } from "./pubsub/memory.js";
 export {
   Publication,

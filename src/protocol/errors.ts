@@ -1,7 +1,7 @@
 /**
  * Errors raised by the protocol core, and the protocol part of the error table: every
  * {@link ProtocolError} code with the close code the connection is failed with. The public
- * hierarchy lives in `src/errors.ts`, and the table of every code in `src/error-codes.ts`,
+ * hierarchy lives in `src/common/errors.ts`, and the table of every code in `src/common/error-codes.ts`,
  * which takes these rows as they are.
  * @module
  */

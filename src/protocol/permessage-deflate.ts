@@ -1,6 +1,6 @@
 /**
  * permessage-deflate (RFC 7692): negotiation of its four parameters, server side. The
- * compression itself is done by the adapter (src/node/zlib.ts); this module decides what was
+ * compression itself is done by the adapter (src/adapters/node/zlib.ts); this module decides what was
  * agreed.
  * @module
  */

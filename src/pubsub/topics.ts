@@ -5,10 +5,10 @@
  * @module
  */
 
-import type { BackpressurePolicy } from "../options.js";
-import type { BinaryData, SendStatus } from "../channel.js";
-import { ReadyState } from "../channel.js";
-import { InvalidArgumentError } from "../errors.js";
+import type { BackpressurePolicy } from "../core/options.js";
+import type { BinaryData, SendStatus } from "../core/channel.js";
+import { ReadyState } from "../core/channel.js";
+import { InvalidArgumentError } from "../common/errors.js";
 import { Publication, type Broker, type BrokerTarget, type SharedDeflate } from "./broker.js";
 import { MemoryBroker } from "./memory.js";
 

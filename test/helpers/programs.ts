@@ -6,7 +6,7 @@
  *
  * @example
  * ```ts
- * import { program } from "../helpers/programs.js";
+ * import { program } from "./programs.js";
  * spawn(program("nginx"), ["-p", dir, "-c", conf]);
  * ```
  * @module

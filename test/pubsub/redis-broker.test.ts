@@ -4,7 +4,7 @@
  */
 import { after, before } from "node:test";
 import assert from "node:assert/strict";
-import { RedisBroker } from "../../src/pubsub/redis.js";
+import { RedisBroker } from "../../src/brokers/redis.js";
 import { startRedisServer, type RedisServer } from "../helpers/redis-server.js";
 import { brokerSuite } from "./broker-suite.js";
 

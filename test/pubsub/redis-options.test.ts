@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { InvalidArgumentError } from "../../src/index.js";
-import { RedisBroker } from "../../src/pubsub/redis.js";
+import { RedisBroker } from "../../src/brokers/redis.js";
 
 /** A port nothing listens on: every connection attempt is refused at once. */
 const NOWHERE = "redis://127.0.0.1:1";

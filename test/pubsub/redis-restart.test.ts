@@ -6,7 +6,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { RedisBroker } from "../../src/pubsub/redis.js";
+import { RedisBroker } from "../../src/brokers/redis.js";
 import { startRedisServer } from "../helpers/redis-server.js";
 import { SubscriberClient, eventually, startTopicServer } from "./fixtures.js";
 

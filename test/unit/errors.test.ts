@@ -1,7 +1,7 @@
 /**
  * The error table in the code (`ERROR_CODES`) against everything that could drift from it: the
  * README's Errors table, the sources that construct the errors, and the classes the package
- * exports. Adding an error means one row in `src/error-codes.ts` (or, for a ProtocolError, in
+ * exports. Adding an error means one row in `src/common/error-codes.ts` (or, for a ProtocolError, in
  * `src/protocol/errors.ts`) and one line in the README; a failure here prints that line.
  */
 import { describe, test } from "node:test";
@@ -9,8 +9,8 @@ import assert from "node:assert/strict";
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import * as api from "../../src/index.js";
-import * as redis from "../../src/pubsub/redis.js";
-import { ERROR_CODES, type ErrorCode } from "../../src/error-codes.js";
+import * as redis from "../../src/brokers/redis.js";
+import { ERROR_CODES, type ErrorCode } from "../../src/common/error-codes.js";
 import { PROTOCOL_ERROR_CODES } from "../../src/protocol/errors.js";
 import { CloseCode } from "../../src/protocol/close-codes.js";
 

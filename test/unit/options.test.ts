@@ -6,7 +6,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { handshake, InvalidArgumentError, type Options } from "../../src/index.js";
-import { resolveOptions } from "../../src/options.js";
+import { resolveOptions } from "../../src/core/options.js";
 
 const MAX_DELAY = 2 ** 31 - 1;
 

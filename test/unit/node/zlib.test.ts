@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { constants, deflateRawSync, inflateRawSync } from "node:zlib";
-import { MessageDeflater, MessageInflater, ZlibLimiter } from "../../../src/node/zlib.js";
+import { MessageDeflater, MessageInflater, ZlibLimiter } from "../../../src/adapters/node/zlib.js";
 
 test("the limiter runs at most `concurrency` jobs, the rest in order", () => {
   const limiter = new ZlibLimiter(2);

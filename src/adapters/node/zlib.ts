@@ -7,11 +7,11 @@
  */
 
 import { constants, createDeflateRaw, createInflateRaw, type DeflateRaw, type InflateRaw } from "node:zlib";
-import { DEFLATE_TRAILER, type DeflateAgreement } from "../protocol/permessage-deflate.js";
-import { InternalError } from "../protocol/errors.js";
-import type { ResolvedCompression } from "../options.js";
-import type { SendCompression } from "./outbox.js";
-import { sharedDeflate, type SharedDeflate } from "../pubsub/broker.js";
+import { DEFLATE_TRAILER, type DeflateAgreement } from "../../protocol/permessage-deflate.js";
+import { InternalError } from "../../protocol/errors.js";
+import type { ResolvedCompression } from "../../core/options.js";
+import type { SendCompression } from "../../wire/outbox.js";
+import { sharedDeflate, type SharedDeflate } from "../../pubsub/broker.js";
 
 /** Kept on every zlib stream, so an error after a job gave up on it never goes unhandled. */
 function noop(): void {}

@@ -14,11 +14,11 @@ import type { Socket } from "node:net";
 import type { ProtocolConnection } from "../protocol/connection.js";
 import { frameChunks } from "../protocol/frame-codec.js";
 import { Opcode } from "../protocol/opcodes.js";
-import type { SendOptions, SendStatus } from "../channel.js";
-import type { ResolvedOptions } from "../options.js";
-import { BackpressureError, ChannelClosedError, SendTimeoutError } from "../errors.js";
-import type { MessageDeflater, ZlibLimiter } from "./zlib.js";
-import { followThenable, isThenable } from "../thenable.js";
+import type { SendOptions, SendStatus } from "../core/channel.js";
+import type { ResolvedOptions } from "../core/options.js";
+import { BackpressureError, ChannelClosedError, SendTimeoutError } from "../common/errors.js";
+import type { MessageDeflater, ZlibLimiter } from "../adapters/node/zlib.js";
+import { followThenable, isThenable } from "../common/thenable.js";
 
 /** Compression for one connection's sends. */
 export interface SendCompression {

@@ -9,8 +9,8 @@
  * @module
  */
 
-import { CloseCode, type KnownCloseCode } from "./protocol/close-codes.js";
-import { PROTOCOL_ERROR_CODES, type ProtocolErrorCode } from "./protocol/errors.js";
+import { CloseCode, type KnownCloseCode } from "../protocol/close-codes.js";
+import { PROTOCOL_ERROR_CODES, type ProtocolErrorCode } from "../protocol/errors.js";
 
 /** One row of {@link ERROR_CODES}. */
 export interface ErrorCodeInfo {

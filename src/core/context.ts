@@ -4,14 +4,14 @@
  * @module
  */
 
-import type { Callbacks } from "../callbacks.js";
-import type { Channel } from "../channel.js";
-import type { ResolvedOptions } from "../options.js";
+import type { Callbacks } from "./callbacks.js";
+import type { Channel } from "./channel.js";
+import type { ResolvedOptions } from "./options.js";
 import type { SlabPool } from "../protocol/outgoing.js";
 import type { TopicIndex } from "../pubsub/topics.js";
 import type { IdleSweeper } from "./timers.js";
-import type { ZlibLimiter } from "./zlib.js";
-import type { SocketConnection } from "./socket-connection.js";
+import type { ZlibLimiter } from "../adapters/node/zlib.js";
+import type { SocketConnection } from "../adapters/node/socket-connection.js";
 
 /** What every connection of one handler shares. */
 export interface HandlerContext<T> {

@@ -13,8 +13,8 @@ export {
   InternalError,
   type ProtocolErrorCode,
   type ProtocolErrorCloseCode,
-} from "./protocol/errors.js";
-import { UndercurrentError } from "./protocol/errors.js";
+} from "../protocol/errors.js";
+import { UndercurrentError } from "../protocol/errors.js";
 
 /**
  * What the application decided before the 101 cannot be written as HTTP: a decision value that

@@ -4,9 +4,9 @@
  */
 
 import type { IncomingMessage } from "node:http";
-import { InvalidArgumentError, describeValue, type UndercurrentError } from "./errors.js";
-import type { Broker } from "./pubsub/broker.js";
-import { isTimeout, timeoutMessage } from "./validate.js";
+import { InvalidArgumentError, describeValue, type UndercurrentError } from "../common/errors.js";
+import type { Broker } from "../pubsub/broker.js";
+import { isTimeout, timeoutMessage } from "../common/validate.js";
 
 /** The HTTP side of an upgrade: the request, and its URL parsed. */
 export interface Exchange {

@@ -7,18 +7,18 @@
 
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
-import type { Callbacks } from "./callbacks.js";
-import { checkClose, type BinaryData, type Channel } from "./channel.js";
-import { resolveOptions, type Options } from "./options.js";
-import { CloseCode } from "./protocol/close-codes.js";
-import { isWebSocketRequest, parseTarget, validateUpgrade } from "./protocol/handshake.js";
-import { acceptUpgrade, afterEarlierResponses, refuseUpgrade } from "./node/upgrade.js";
-import type { HandlerContext } from "./node/handler-context.js";
-import { IdleSweeper } from "./node/timers.js";
-import { ZlibLimiter } from "./node/zlib.js";
-import { SlabPool } from "./protocol/outgoing.js";
-import { InvalidArgumentError } from "./errors.js";
-import { TopicIndex } from "./pubsub/topics.js";
+import type { Callbacks } from "../../core/callbacks.js";
+import { checkClose, type BinaryData, type Channel } from "../../core/channel.js";
+import { resolveOptions, type Options } from "../../core/options.js";
+import { CloseCode } from "../../protocol/close-codes.js";
+import { isWebSocketRequest, parseTarget, validateUpgrade } from "../../protocol/handshake.js";
+import { acceptUpgrade, afterEarlierResponses, refuseUpgrade } from "./upgrade.js";
+import type { HandlerContext } from "../../core/context.js";
+import { IdleSweeper } from "../../core/timers.js";
+import { ZlibLimiter } from "./zlib.js";
+import { SlabPool } from "../../protocol/outgoing.js";
+import { InvalidArgumentError } from "../../common/errors.js";
+import { TopicIndex } from "../../pubsub/topics.js";
 
 /** Node's `upgrade` event listener signature. */
 export type UpgradeListener = (request: IncomingMessage, socket: Duplex, head: Buffer) => void;

@@ -30,15 +30,15 @@
 import { randomBytes } from "node:crypto";
 import type { Redis as RedisClient, RedisOptions } from "ioredis";
 import { UndercurrentError } from "../protocol/errors.js";
-import { InvalidArgumentError } from "../errors.js";
-import { MAX_TIMEOUT, isTimeout, timeoutMessage } from "../validate.js";
+import { InvalidArgumentError } from "../common/errors.js";
+import { MAX_TIMEOUT, isTimeout, timeoutMessage } from "../common/validate.js";
 import {
   decodeEnvelope,
   encodeEnvelope,
   type Broker,
   type BrokerTarget,
   type Publication,
-} from "./broker.js";
+} from "../pubsub/broker.js";
 
 /** Options of {@link RedisBroker}. */
 export interface RedisBrokerOptions {

@@ -3,11 +3,11 @@
  * @module
  */
 
-import type { SocketConnection } from "./node/socket-connection.js";
-import { settle } from "./node/outbox.js";
-import { CloseCode, isValidSentCloseCode } from "./protocol/close-codes.js";
-import { InvalidArgumentError, describeValue } from "./errors.js";
-import { isTimeout, timeoutMessage } from "./validate.js";
+import type { SocketConnection } from "../adapters/node/socket-connection.js";
+import { settle } from "../wire/outbox.js";
+import { CloseCode, isValidSentCloseCode } from "../protocol/close-codes.js";
+import { InvalidArgumentError, describeValue } from "../common/errors.js";
+import { isTimeout, timeoutMessage } from "../common/validate.js";
 
 const encoder = new TextEncoder();
 

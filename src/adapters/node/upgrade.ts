@@ -19,21 +19,21 @@ import {
   formatErrorResponse,
   parseTarget,
   validateUpgrade,
-} from "../protocol/handshake.js";
-import type { Exchange } from "../options.js";
+} from "../../protocol/handshake.js";
+import type { Exchange } from "../../core/options.js";
 import {
   UpgradeCallbackError,
   UpgradeResponseError,
   describeValue,
   type UndercurrentError,
   type UpgradeCallbackName,
-} from "../errors.js";
-import { parseExtensions } from "../protocol/extensions-header.js";
-import { negotiateDeflate, type DeflateAgreement } from "../protocol/permessage-deflate.js";
+} from "../../common/errors.js";
+import { parseExtensions } from "../../protocol/extensions-header.js";
+import { negotiateDeflate, type DeflateAgreement } from "../../protocol/permessage-deflate.js";
 import { SocketConnection } from "./socket-connection.js";
-import type { HandlerContext } from "./handler-context.js";
-import { startTimer } from "./timers.js";
-import { followThenable, isThenable } from "../thenable.js";
+import type { HandlerContext } from "../../core/context.js";
+import { startTimer } from "../../core/timers.js";
+import { followThenable, isThenable } from "../../common/thenable.js";
 
 function sha1Base64(input: string): string {
   return createHash("sha1").update(input).digest("base64");

@@ -7,20 +7,20 @@
  */
 
 import type { Socket } from "node:net";
-import { ProtocolConnection } from "../protocol/connection.js";
-import { CloseCode } from "../protocol/close-codes.js";
-import type { DeflateAgreement } from "../protocol/permessage-deflate.js";
-import type { CompressedEvent } from "../protocol/events.js";
-import { Channel, ReadyState, type SendOptions, type SendStatus } from "../channel.js";
-import type { Exchange, ResolvedOptions } from "../options.js";
-import { ChannelClosedError, InternalError, toCallbackError } from "../errors.js";
-import { followThenable, isThenable } from "../thenable.js";
-import type { Callbacks } from "../callbacks.js";
-import { startTimer, type IdleTarget } from "./timers.js";
+import { ProtocolConnection } from "../../protocol/connection.js";
+import { CloseCode } from "../../protocol/close-codes.js";
+import type { DeflateAgreement } from "../../protocol/permessage-deflate.js";
+import type { CompressedEvent } from "../../protocol/events.js";
+import { Channel, ReadyState, type SendOptions, type SendStatus } from "../../core/channel.js";
+import type { Exchange, ResolvedOptions } from "../../core/options.js";
+import { ChannelClosedError, InternalError, toCallbackError } from "../../common/errors.js";
+import { followThenable, isThenable } from "../../common/thenable.js";
+import type { Callbacks } from "../../core/callbacks.js";
+import { startTimer, type IdleTarget } from "../../core/timers.js";
 import { connectionZlib, type MessageInflater } from "./zlib.js";
-import { Outbox, settle } from "./outbox.js";
-import type { SharedDeflate } from "../pubsub/broker.js";
-import type { HandlerContext } from "./handler-context.js";
+import { Outbox, settle } from "../../wire/outbox.js";
+import type { SharedDeflate } from "../../pubsub/broker.js";
+import type { HandlerContext } from "../../core/context.js";
 
 const kConnection = Symbol("undercurrent.connection");
 type OwnedSocket = Socket & { [kConnection]?: SocketConnection<unknown> };
