@@ -4,7 +4,12 @@
  * @module
  */
 
-export { handshake, type WebSocketHandler, type NextHandler, type UpgradeListener } from "./adapters/node/handshake.js";
+export {
+  handshake,
+  type WebSocketHandler,
+  type NextHandler,
+  type UpgradeListener,
+} from "./adapters/node/handshake.js";
 export { serve, type Server, type ServeOptions } from "./adapters/node/serve.js";
 export {
   Channel,

@@ -1,6 +1,6 @@
 /**
  * Every error class undercurrent creates; each carries a stable `code`, listed with its meaning
- * in `ERROR_CODES` (`src/error-codes.ts`). Peer faults ({@link ProtocolError}) are kept apart
+ * in `ERROR_CODES` (`src/common/error-codes.ts`). Peer faults ({@link ProtocolError}) are kept apart
  * from caller misuse ({@link InvalidArgumentError}) and from the state of a connection
  * ({@link ChannelClosedError}, {@link SendTimeoutError}, {@link BackpressureError}), from values
  * a callback threw ({@link CallbackError}) and from our own bugs ({@link InternalError}).
