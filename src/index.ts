@@ -1,11 +1,18 @@
 /**
- * undercurrent: a WebSocket server for Node.js. `handshake(callbacks)` builds the handler,
- * `serve(handler)` runs it.
+ * undercurrent on Node: `handshake(callbacks)` builds the handler, `serve(handler)` runs it. The
+ * Node entry point: the only module that imports the Node adapter. Its types are the core's,
+ * narrowed to Node (`exchange.request` is an `IncomingMessage`, binary messages are `Buffer`s).
  * @module
  */
 
+import type * as callbacks from "./core/callbacks.js";
+import type * as options from "./core/options.js";
+import type { NodeRuntime } from "./adapters/node/context.js";
+
 export {
   handshake,
+  type Callbacks,
+  type Options,
   type WebSocketHandler,
   type NextHandler,
   type UpgradeListener,
@@ -19,23 +26,25 @@ export {
   type SendStatus,
   type BinaryData,
 } from "./core/channel.js";
-export type {
-  Callbacks,
-  ConnectEvent,
-  MessageEvent,
-  CloseEvent,
-  ErrorEvent,
-  DrainEvent,
-} from "./core/callbacks.js";
+export type { SendOutcome } from "./common/types.js";
+export type { CloseEvent, ErrorEvent, DrainEvent } from "./core/callbacks.js";
+/** Argument of `onConnect` (see the core's `ConnectEvent`): `exchange.request` is an `IncomingMessage`. */
+export type ConnectEvent<T = unknown> = callbacks.ConnectEvent<T, NodeRuntime>;
+/** Argument of `onMessage` (see the core's `MessageEvent`): binary `data` is a `Buffer`. */
+export type MessageEvent<T = unknown> = callbacks.MessageEvent<T, NodeRuntime>;
+/** The HTTP side of an upgrade: the `IncomingMessage`, and its URL. */
+export type Exchange = options.Exchange<NodeRuntime>;
+/** Picks a subprotocol (see the core's `ProtocolSelector`). */
+export type ProtocolSelector = options.ProtocolSelector<NodeRuntime>;
+/** Argument of `onUpgradeError` (see the core's `UpgradeErrorEvent`). */
+export type UpgradeErrorEvent = options.UpgradeErrorEvent<NodeRuntime>;
+export type { NodeRuntime } from "./adapters/node/context.js";
 export {
   DEFAULTS,
-  type Options,
-  type Exchange,
-  type ProtocolSelector,
+  type Runtime,
   type UpgradeDecision,
   type UpgradeRefusal,
   type UpgradeAcceptance,
-  type UpgradeErrorEvent,
   type BackpressurePolicy,
   type CompressionOptions,
 } from "./core/options.js";

@@ -7,17 +7,20 @@
  */
 
 import type { Channel } from "./channel.js";
-import type { Exchange } from "./options.js";
+import type { Exchange, Runtime } from "./options.js";
 
 /** Argument of `onConnect`: the handshake succeeded and the channel is open. */
-export interface ConnectEvent<T = unknown> {
+export interface ConnectEvent<T = unknown, R extends Runtime = Runtime> {
   readonly callback: "onConnect";
   readonly channel: Channel<T>;
-  readonly exchange: Exchange;
+  readonly exchange: Exchange<R>;
 }
 
-/** Argument of `onMessage`: `text` for a text message, `data` for a binary one. */
-export type MessageEvent<T = unknown> =
+/**
+ * Argument of `onMessage`: `text` for a text message, `data` for a binary one (a `Uint8Array`;
+ * a `Buffer` on Node).
+ */
+export type MessageEvent<T = unknown, R extends Runtime = Runtime> =
   | {
       readonly callback: "onMessage";
       readonly channel: Channel<T>;
@@ -27,7 +30,7 @@ export type MessageEvent<T = unknown> =
   | {
       readonly callback: "onMessage";
       readonly channel: Channel<T>;
-      readonly data: Buffer;
+      readonly data: R["binary"];
       readonly text?: undefined;
     };
 
@@ -62,7 +65,8 @@ export interface DrainEvent<T = unknown> {
 
 /**
  * The callbacks of a WebSocket handler, as a plain object or a class instance (methods are
- * called with `this` bound to it). `T` is the type of `channel.data`.
+ * called with `this` bound to it). `T` is the type of `channel.data`; `R` is what the runtime's
+ * entry point narrows (on Node: `exchange.request` is an `IncomingMessage`, `data` a `Buffer`).
  *
  * @example
  * ```ts
@@ -72,16 +76,16 @@ export interface DrainEvent<T = unknown> {
  * };
  * ```
  */
-export interface Callbacks<T = unknown> {
+export interface Callbacks<T = unknown, R extends Runtime = Runtime> {
   /**
    * The handshake succeeded. Frames that arrive before a returned promise (or thenable) settles
    * are held, however long that takes; `onClose` comes after it settles too. A thenable that
    * never calls back holds the connection's input until the connection ends (`channel.close()`
    * and `handler.close()` still resolve when TCP is gone, after `closeTimeout` at most).
    */
-  onConnect?(event: ConnectEvent<T>): void | Promise<void>;
+  onConnect?(event: ConnectEvent<T, R>): void | Promise<void>;
   /** A complete message arrived. */
-  onMessage?(event: MessageEvent<T>): void | Promise<void>;
+  onMessage?(event: MessageEvent<T, R>): void | Promise<void>;
   /** The connection closed, whatever ended it; called exactly once per connection. */
   onClose?(event: CloseEvent<T>): void | Promise<void>;
   /** Something went wrong. Without this callback the connection is closed with 1011. */

@@ -3,11 +3,15 @@
  * @module
  */
 
-import type { SocketConnection } from "../adapters/node/socket-connection.js";
-import { settle } from "../wire/outbox.js";
+import { settle, type CallbackOwner } from "./completion.js";
 import { CloseCode, isValidSentCloseCode } from "../protocol/close-codes.js";
+import { ReadyState } from "../protocol/ready-state.js";
 import { InvalidArgumentError, describeValue } from "../common/errors.js";
 import { isTimeout, timeoutMessage } from "../common/validate.js";
+import type { BinaryData, SendStatus } from "../common/types.js";
+
+export { ReadyState };
+export type { BinaryData, SendStatus };
 
 const encoder = new TextEncoder();
 
@@ -75,21 +79,6 @@ export function checkClose(code: unknown, reason: unknown): InvalidArgumentError
   return undefined;
 }
 
-/** The states of a channel, numbered as the browser's `WebSocket.readyState`. */
-export const ReadyState = {
-  /** Not yet open (never seen by callbacks: channels are created open). */
-  Connecting: 0,
-  /** Open: sends go out. */
-  Open: 1,
-  /** A close frame was sent or received; sends are refused. */
-  Closing: 2,
-  /** The TCP connection is gone. */
-  Closed: 3,
-} as const;
-
-/** One of {@link ReadyState}. */
-export type ReadyState = (typeof ReadyState)[keyof typeof ReadyState];
-
 /**
  * Completion of a send: a function called with no argument on success or with the error, or
  * an object with `onComplete` and `onError`.
@@ -115,14 +104,29 @@ export interface SendOptions {
 }
 
 /**
- * How a send ended: `"sent"` once its bytes were handed to the operating system, or
- * `"dropped"` when the `"drop"` backpressure policy refused it. While a send is pending, its
- * bytes count in `channel.bufferedAmount`.
+ * What a {@link Channel} is built on: one connection's session, whatever carries it. Declared
+ * here, by the module that needs it (DESIGN.md §2); the core's session implements it. Arguments
+ * reach it checked.
  */
-export type SendStatus = "sent" | "dropped";
-
-/** Bytes a send accepts. */
-export type BinaryData = Uint8Array | ArrayBuffer | ArrayBufferView;
+export interface ChannelPort<T> extends CallbackOwner {
+  readonly protocol: string;
+  readonly extensions: string;
+  readonly remoteAddress: string | undefined;
+  readonly remotePort: number | undefined;
+  readonly readyState: ReadyState;
+  readonly bufferedAmount: number;
+  readonly peers: ReadonlySet<Channel<T>>;
+  sendText(text: string, options: SendOptions | undefined): Promise<SendStatus>;
+  sendBinary(data: Uint8Array, options: SendOptions | undefined): Promise<SendStatus>;
+  ping(data: Uint8Array, options: SendOptions | undefined): Promise<SendStatus>;
+  close(code: number, reason: string): Promise<void>;
+  terminate(): void;
+  subscribe(topic: string): boolean;
+  unsubscribe(topic: string): boolean;
+  isSubscribed(topic: string): boolean;
+  readonly topics: ReadonlySet<string>;
+  publish(topic: string, message: string | BinaryData): number;
+}
 
 /**
  * One WebSocket connection. Sends return promises that resolve with a {@link SendStatus} once the
@@ -141,10 +145,10 @@ export type BinaryData = Uint8Array | ArrayBuffer | ArrayBufferView;
 export class Channel<T = unknown> {
   /** Per-connection data for the application; starts undefined. */
   data: T | undefined = undefined;
-  readonly #connection: SocketConnection<T>;
+  readonly #connection: ChannelPort<T>;
 
   /** @internal Channels are created by the handler, never by applications. */
-  constructor(connection: SocketConnection<T>) {
+  constructor(connection: ChannelPort<T>) {
     this.#connection = connection;
   }
 
@@ -153,14 +157,14 @@ export class Channel<T = unknown> {
     return this.#connection.protocol;
   }
 
-  /** The peer's IP address, as the socket reports it. */
+  /** The peer's IP address, as the transport reports it. */
   get remoteAddress(): string | undefined {
-    return this.#connection.socket.remoteAddress;
+    return this.#connection.remoteAddress;
   }
 
-  /** The peer's TCP port. */
+  /** The peer's port. */
   get remotePort(): number | undefined {
-    return this.#connection.socket.remotePort;
+    return this.#connection.remotePort;
   }
 
   /** One of {@link ReadyState}. */
@@ -252,22 +256,22 @@ export class Channel<T = unknown> {
    * ```
    */
   subscribe(topic: string): boolean {
-    return this.#connection.context.topics.subscribe(this.#connection, topic);
+    return this.#connection.subscribe(topic);
   }
 
   /** Leaves `topic`. Returns true when the channel was subscribed to it. */
   unsubscribe(topic: string): boolean {
-    return this.#connection.context.topics.unsubscribe(this.#connection, topic);
+    return this.#connection.unsubscribe(topic);
   }
 
   /** Whether this channel is subscribed to `topic`. */
   isSubscribed(topic: string): boolean {
-    return this.#connection.context.topics.isSubscribed(this.#connection, topic);
+    return this.#connection.isSubscribed(topic);
   }
 
   /** The topics this channel is subscribed to (a live, read-only view; empty once closed). */
   get topics(): ReadonlySet<string> {
-    return this.#connection.context.topics.topicsOf(this.#connection);
+    return this.#connection.topics;
   }
 
   /**
@@ -288,6 +292,6 @@ export class Channel<T = unknown> {
    * ```
    */
   publish(topic: string, message: string | BinaryData): number {
-    return this.#connection.context.topics.publish(topic, message, this.#connection);
+    return this.#connection.publish(topic, message);
   }
 }

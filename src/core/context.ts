@@ -1,32 +1,52 @@
 /**
- * The state every connection of one handler shares: its callbacks and options, its open
- * connections, and the per-handler resources (idle sweeper, zlib limiter, send slabs, topics).
+ * The state every connection of one handler shares, whatever transport carries it: callbacks
+ * and options, the open channels, the idle sweeper, the topics and the clock. Transports add
+ * their own per-handler resources (send slabs, the zlib limiter) beside it, in their adapter.
  * @module
  */
 
 import type { Callbacks } from "./callbacks.js";
 import type { Channel } from "./channel.js";
-import type { ResolvedOptions } from "./options.js";
-import type { SlabPool } from "../protocol/outgoing.js";
-import type { TopicIndex } from "../pubsub/topics.js";
-import type { IdleSweeper } from "./timers.js";
-import type { ZlibLimiter } from "../adapters/node/zlib.js";
-import type { SocketConnection } from "../adapters/node/socket-connection.js";
+import type { ResolvedOptions, Runtime } from "./options.js";
+import { TopicIndex } from "../pubsub/topics.js";
+import { IdleSweeper } from "./timers.js";
+import type { Clock } from "./ports.js";
+import type { Session } from "./session.js";
 
 /** What every connection of one handler shares. */
-export interface HandlerContext<T> {
-  readonly callbacks: Callbacks<T>;
-  readonly options: ResolvedOptions<T>;
+export interface HandlerContext<T, R extends Runtime = Runtime> {
+  readonly callbacks: Callbacks<T, R>;
+  readonly options: ResolvedOptions<T, R>;
   readonly connections: Set<Channel<T>>;
   readonly idle: IdleSweeper;
+  readonly clock: Clock;
   /** `close()` was called: new upgrades are refused. */
   closing: boolean;
   /** Upgrades waiting for an asynchronous `onUpgrade`, counted against `maxConnections`. */
   pending: number;
-  /** Bounds this handler's concurrent zlib work; undefined when compression is off. */
-  readonly zlib: ZlibLimiter | undefined;
-  /** Slab memory for small outgoing frames, shared by the handler's connections. */
-  readonly slabs: SlabPool;
-  /** This handler's topics: topic → subscribed connections. */
-  readonly topics: TopicIndex<SocketConnection<T>>;
+  /** This handler's topics: topic → subscribed sessions. */
+  readonly topics: TopicIndex<Session<T, R>>;
+  /** How a binary message reaches `onMessage`: the runtime's narrowing (Node: a `Buffer` view). */
+  readonly binary: (data: Uint8Array) => R["binary"];
+}
+
+/** The shared state of a new handler. */
+export function createContext<T, R extends Runtime>(
+  callbacks: Callbacks<T, R>,
+  options: ResolvedOptions<T, R>,
+  clock: Clock,
+  binary: (data: Uint8Array) => R["binary"],
+  broker: ConstructorParameters<typeof TopicIndex>[0],
+): HandlerContext<T, R> {
+  return {
+    callbacks,
+    options,
+    connections: new Set(),
+    idle: new IdleSweeper(options.idleTimeout, clock),
+    clock,
+    closing: false,
+    pending: 0,
+    topics: new TopicIndex(broker),
+    binary,
+  };
 }

@@ -3,15 +3,24 @@
  * @module
  */
 
-import type { IncomingMessage } from "node:http";
 import { InvalidArgumentError, describeValue, type UndercurrentError } from "../common/errors.js";
 import type { Broker } from "../pubsub/broker.js";
 import { isTimeout, timeoutMessage } from "../common/validate.js";
 
+/**
+ * What a runtime's entry point narrows in the public types: the request an exchange carries and
+ * the bytes of a binary message. The core sees only this shape; Node's entry uses
+ * `{ request: IncomingMessage; binary: Buffer }`.
+ */
+export interface Runtime {
+  readonly request: unknown;
+  readonly binary: Uint8Array;
+}
+
 /** The HTTP side of an upgrade: the request, and its URL parsed. */
-export interface Exchange {
-  /** The upgrade request as Node received it. */
-  readonly request: IncomingMessage;
+export interface Exchange<R extends Runtime = Runtime> {
+  /** The upgrade request as the runtime received it (Node: an `IncomingMessage`). */
+  readonly request: R["request"];
   /** The request URL, resolved against the Host header. */
   readonly url: URL;
 }
@@ -22,7 +31,10 @@ export interface Exchange {
  * upgrade with 400. Any other result (a name the client did not offer, `null`, a Promise) and a
  * throw are refused with 500 and reported to `onUpgradeError`.
  */
-export type ProtocolSelector = (offered: readonly string[], exchange: Exchange) => string | undefined | false;
+export type ProtocolSelector<R extends Runtime = Runtime> = (
+  offered: readonly string[],
+  exchange: Exchange<R>,
+) => string | undefined | false;
 
 /**
  * Refuses an upgrade with an HTTP answer of your own. Every part is validated before it is
@@ -51,9 +63,9 @@ export interface UpgradeRefusal {
  * Argument of `onUpgradeError`: why an upgrade was answered with 500 instead of what the
  * application meant (`UpgradeResponseError`, `UpgradeCallbackError`), and for which request.
  */
-export interface UpgradeErrorEvent {
+export interface UpgradeErrorEvent<R extends Runtime = Runtime> {
   readonly error: UndercurrentError;
-  readonly exchange: Exchange;
+  readonly exchange: Exchange<R>;
 }
 
 /** Accepts an upgrade and sets `channel.data` before `onConnect`. */
@@ -96,7 +108,7 @@ export interface CompressionOptions {
 export type BackpressurePolicy = "close" | "drop" | "buffer";
 
 /** Options of `handshake()`. Every field is optional; see {@link DEFAULTS}. */
-export interface Options<T = unknown> {
+export interface Options<T = unknown, R extends Runtime = Runtime> {
   /**
    * Which request paths this handler takes: an exact pathname such as `"/chat"`, or a
    * predicate. Default: every path. Upgrade requests for other paths go to the next handler.
@@ -116,7 +128,7 @@ export interface Options<T = unknown> {
    * wins) or a {@link ProtocolSelector}. Default: none; a subprotocol is never echoed back
    * unless selected.
    */
-  readonly protocols?: readonly string[] | ProtocolSelector;
+  readonly protocols?: readonly string[] | ProtocolSelector<R>;
   /**
    * Origins allowed to connect (the `Origin` header browsers send): a list of origins such as
    * `"https://example.com"` (compared case-insensitively), or a predicate. Others get 403.
@@ -125,14 +137,14 @@ export interface Options<T = unknown> {
    * returning `true`; `false` is 403, and any other value (or a throw) is 500, reported to
    * `onUpgradeError`. Default: any.
    */
-  readonly origins?: readonly string[] | ((origin: string | undefined, exchange: Exchange) => boolean);
+  readonly origins?: readonly string[] | ((origin: string | undefined, exchange: Exchange<R>) => boolean);
   /**
    * Runs before the 101 and may be async: authenticate, attach data, or refuse (see
    * {@link UpgradeDecision}). A throw or rejection, or a decision that is none of the documented
    * shapes, refuses with 500 and is reported to `onUpgradeError`. No WebSocket callback runs for a
    * refused request.
    */
-  readonly onUpgrade?: (exchange: Exchange) => UpgradeDecision<T> | Promise<UpgradeDecision<T>>;
+  readonly onUpgrade?: (exchange: Exchange<R>) => UpgradeDecision<T> | Promise<UpgradeDecision<T>>;
   /**
    * Hears about every upgrade the library answered with 500 because of the application: an
    * `onUpgrade`, `origins` or `protocols` callback that threw or rejected
@@ -145,7 +157,7 @@ export interface Options<T = unknown> {
    * handshake(callbacks, { onUpgradeError: ({ error, exchange }) => log.error(exchange.url.pathname, error) });
    * ```
    */
-  readonly onUpgradeError?: (event: UpgradeErrorEvent) => void;
+  readonly onUpgradeError?: (event: UpgradeErrorEvent<R>) => void;
   /** Most open connections of this handler; more get 503. Default: no limit. */
   readonly maxConnections?: number;
   /**
@@ -212,14 +224,14 @@ export const DEFAULTS = Object.freeze({
 export type ResolvedCompression = Required<CompressionOptions>;
 
 /** Options after validation, every field present. */
-export interface ResolvedOptions<T = unknown> {
+export interface ResolvedOptions<T = unknown, R extends Runtime = Runtime> {
   readonly matchPath: (pathname: string) => boolean;
   readonly maxPayload: number;
   readonly maxFragments: number;
-  readonly selectProtocol: ProtocolSelector | undefined;
-  readonly allowOrigin: ((origin: string | undefined, exchange: Exchange) => boolean) | undefined;
-  readonly onUpgrade: Options<T>["onUpgrade"];
-  readonly onUpgradeError: Options<T>["onUpgradeError"];
+  readonly selectProtocol: ProtocolSelector<R> | undefined;
+  readonly allowOrigin: ((origin: string | undefined, exchange: Exchange<R>) => boolean) | undefined;
+  readonly onUpgrade: Options<T, R>["onUpgrade"];
+  readonly onUpgradeError: Options<T, R>["onUpgradeError"];
   readonly maxConnections: number;
   readonly closeTimeout: number;
   readonly idleTimeout: number;
@@ -246,7 +258,9 @@ function timeout(name: string, value: number | undefined, fallback: number, min 
 }
 
 /** Validates options once, failing fast with an {@link InvalidArgumentError}. */
-export function resolveOptions<T>(options: Options<T> = {}): ResolvedOptions<T> {
+export function resolveOptions<T, R extends Runtime = Runtime>(
+  options: Options<T, R> = {},
+): ResolvedOptions<T, R> {
   const { path, protocols, origins, onUpgrade, backpressure = DEFAULTS.backpressure } = options;
   let matchPath: (pathname: string) => boolean;
   if (path === undefined) matchPath = () => true;
@@ -255,18 +269,18 @@ export function resolveOptions<T>(options: Options<T> = {}): ResolvedOptions<T> 
     matchPath = (pathname) => pathname === path;
   } else matchPath = path;
 
-  let selectProtocol: ProtocolSelector | undefined;
+  let selectProtocol: ProtocolSelector<R> | undefined;
   if (Array.isArray(protocols)) {
     const supported = new Set<string>(protocols);
     selectProtocol = (offered) => offered.find((p) => supported.has(p));
-  } else if (typeof protocols === "function") selectProtocol = protocols as ProtocolSelector;
+  } else if (typeof protocols === "function") selectProtocol = protocols as ProtocolSelector<R>;
   else if (protocols !== undefined) throw new InvalidArgumentError("protocols must be a list or a function");
 
-  let allowOrigin: ResolvedOptions["allowOrigin"];
+  let allowOrigin: ResolvedOptions<T, R>["allowOrigin"];
   if (Array.isArray(origins)) {
     const allowed = new Set(origins.map((o: string) => o.toLowerCase()));
     allowOrigin = (origin) => origin === undefined || allowed.has(origin.toLowerCase());
-  } else if (typeof origins === "function") allowOrigin = origins as ResolvedOptions["allowOrigin"];
+  } else if (typeof origins === "function") allowOrigin = origins as ResolvedOptions<T, R>["allowOrigin"];
   else if (origins !== undefined) throw new InvalidArgumentError("origins must be a list or a function");
 
   if (onUpgrade !== undefined && typeof onUpgrade !== "function") {

@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { Clock, Timer } from "./ports.js";
+
 /** What the sweeper needs from a connection. */
 export interface IdleTarget {
   /** Ticks since the last input; zeroed by the connection on every read. */
@@ -15,27 +17,15 @@ export interface IdleTarget {
   idleExpired(): void;
 }
 
-/** The clock the sweeper runs on; tests may pass their own. */
-export interface Clock {
-  setInterval(callback: () => void, ms: number): { unref(): void };
-  clearInterval(handle: { unref(): void }): void;
-}
-
-const systemClock: Clock = {
-  setInterval: (callback, ms) => setInterval(callback, ms),
-  clearInterval: (handle) => clearInterval(handle as NodeJS.Timeout),
-};
+/** The part of a {@link Clock} the sweeper runs on. */
+export type IdleClock = Pick<Clock, "setInterval" | "clearInterval">;
 
 /**
- * `setTimeout` for a validated timeout (see `validate.ts`): Infinity means never, and sets no
- * timer (Node would fire it after 1 ms).
+ * Starts a timer for a validated timeout (see `common/validate.ts`): `Infinity` means never
+ * and sets no timer (Node would fire it after 1 ms). Returns the timer, if one was set.
  */
-export function startTimer<A extends unknown[]>(
-  ms: number,
-  callback: (...args: A) => void,
-  ...args: A
-): NodeJS.Timeout | undefined {
-  return ms === Infinity ? undefined : setTimeout(callback, ms, ...args);
+export function startTimer(clock: Clock, ms: number, callback: () => void): Timer | undefined {
+  return ms === Infinity ? undefined : clock.setTimeout(callback, ms);
 }
 
 /** Ticks per idle timeout: the timeout is enforced to within a quarter of itself. */
@@ -45,11 +35,11 @@ const TICKS = 4;
 export class IdleSweeper {
   private readonly targets = new Set<IdleTarget>();
   private readonly timeout: number;
-  private readonly clock: Clock;
-  private handle: { unref(): void } | null = null;
+  private readonly clock: IdleClock;
+  private handle: Timer | null = null;
 
   /** `timeout` 0 or Infinity disables the sweeper. */
-  constructor(timeout: number, clock: Clock = systemClock) {
+  constructor(timeout: number, clock: IdleClock) {
     this.timeout = timeout;
     this.clock = clock;
   }
@@ -60,7 +50,7 @@ export class IdleSweeper {
     this.targets.add(target);
     if (this.handle === null) {
       this.handle = this.clock.setInterval(() => this.tick(), Math.max(1, this.timeout / TICKS));
-      this.handle.unref();
+      this.handle.unref?.();
     }
   }
 

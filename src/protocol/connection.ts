@@ -19,6 +19,7 @@ import { Outgoing, type SlabPool } from "./outgoing.js";
 import { decodeUtf8 } from "./utf8.js";
 import { MessageAssembler } from "./assembler.js";
 import type { ProtocolEvent } from "./events.js";
+import { ReadyState } from "./ready-state.js";
 
 /** Limits on what a peer may send. */
 export interface ProtocolOptions {
@@ -42,9 +43,16 @@ export class ProtocolConnection implements FrameSink {
   private readonly events: ProtocolEvent[] = [];
   private eventHead = 0;
 
-  /** No more input is processed: a close frame arrived or the connection failed. */
+  /** No more input is processed: a close frame arrived, the connection failed, or input ended. */
   private inputClosed = false;
   private closeSentFlag = false;
+  /** The transport is gone (see {@link closed}). */
+  private transportClosed = false;
+  /** How the connection ends, as `onClose` reports it (RFC 6455 §7.1.5, §7.1.6). */
+  private code: number = CloseCode.AbnormalClosure;
+  private reason = "";
+  /** Input waits in `held` while the adapter holds it (see {@link holdInput}). */
+  private inputHeld = false;
 
   // The frame being received.
   private frameOpcode = 0;
@@ -66,6 +74,72 @@ export class ProtocolConnection implements FrameSink {
     if (options.compression === true) this.parser.allowedRsv = 0x4;
   }
 
+  /**
+   * The one state machine of a connection: Open until a close frame is sent (by us, or in
+   * reply to the peer's when its event is taken), the connection fails or input ends; Closing
+   * until the transport is gone ({@link closed}); then Closed.
+   */
+  get readyState(): ReadyState {
+    if (this.transportClosed) return ReadyState.Closed;
+    // A close frame received, or a failure, counts once its event is taken (taking it queues our
+    // close frame), so the replies to the messages before it still go out.
+    return this.closeSentFlag || this.eof ? ReadyState.Closing : ReadyState.Open;
+  }
+
+  /**
+   * The close code `onClose` reports (§7.1.5): the code of the peer's close frame (1005 when it
+   * had none), the code we failed the connection with, or 1006 when the connection ended
+   * without a close frame from the peer.
+   */
+  get closeCode(): number {
+    return this.code;
+  }
+
+  /** The reason that goes with {@link closeCode}: the peer's, or the one we failed with. */
+  get closeReason(): string {
+    return this.reason;
+  }
+
+  /**
+   * The peer ended its half of the transport (TCP FIN, END_STREAM): no more input. Without a
+   * close frame first, the connection was closed abnormally (§7.1.5: 1006); the adapter then
+   * ends its half once its bytes are out ({@link closeExpected} is true).
+   */
+  receiveEof(): void {
+    if (this.inputClosed) return;
+    this.inputClosed = true;
+    this.parser.stop();
+    this.held = [];
+    this.messages.reset();
+    this.eof = true;
+  }
+
+  /** The transport is gone (closed by either side, reset, or cut): the state is Closed. */
+  closed(): void {
+    this.transportClosed = true;
+    this.held = [];
+  }
+
+  /**
+   * Holds input: bytes received from now on wait, unparsed, until {@link releaseInput}. The one
+   * input hold, used while `onConnect` runs (and, inside the core, while a message inflates).
+   */
+  holdInput(): void {
+    this.inputHeld = true;
+  }
+
+  /** Ends the hold of {@link holdInput}: the bytes held meanwhile are parsed now, in order. */
+  releaseInput(): void {
+    if (!this.inputHeld) return;
+    this.inputHeld = false;
+    this.resumeInput();
+  }
+
+  /** Whether input is waiting (held, or behind an inflation): the adapter stops reading. */
+  get inputPaused(): boolean {
+    return this.inputHeld || this.inflating;
+  }
+
   /** Whether a close frame has been queued (by us, as a reply, or on failure). */
   get closeSent(): boolean {
     return this.closeSentFlag;
@@ -81,13 +155,16 @@ export class ProtocolConnection implements FrameSink {
    * queued): after writing the outgoing bytes, the server closes the TCP connection (§7.1.1).
    */
   closeExpected(): boolean {
-    return this.inputClosed && this.closeSentFlag;
+    return this.inputClosed && (this.closeSentFlag || this.eof);
   }
+
+  /** Input ended without a close frame (see {@link receiveEof}). */
+  private eof = false;
 
   /** Feeds received bytes. They are unmasked in place. */
   receive(data: Uint8Array): void {
     if (this.inputClosed) return;
-    if (this.inflating || this.held.length !== 0) {
+    if (this.inputHeld || this.inflating || this.held.length !== 0) {
       this.held.push(data);
       return;
     }
@@ -144,7 +221,7 @@ export class ProtocolConnection implements FrameSink {
 
   private resumeInput(): void {
     try {
-      while (this.held.length !== 0 && !this.inflating && !this.inputClosed) {
+      while (this.held.length !== 0 && !this.inflating && !this.inputHeld && !this.inputClosed) {
         const chunk = this.held[0]!;
         const used = this.parser.push(chunk);
         if (used < chunk.length) this.held[0] = chunk.subarray(used);
@@ -271,6 +348,8 @@ export class ProtocolConnection implements FrameSink {
     this.inflating = false;
     this.held = [];
     const reason = error instanceof ProtocolError ? error.message : "";
+    this.code = error.closeCode;
+    this.reason = reason;
     this.events.push({ type: "fail", error, reason });
     this.parser.stop();
     this.messages.reset();
@@ -349,6 +428,8 @@ export class ProtocolConnection implements FrameSink {
     this.inputClosed = true;
     this.parser.stop();
     this.messages.reset();
+    this.code = code;
+    this.reason = reason;
     // §5.5.1: "If an endpoint receives a Close frame and did not previously send a Close frame,
     // the endpoint MUST send a Close frame in response. (When sending a Close frame in
     // response, the endpoint typically echos the status code it received.)" The reply is queued

@@ -10,35 +10,25 @@
  * @module
  */
 
-import { constants, deflateRawSync } from "node:zlib";
 import { encodeFrame } from "../protocol/frame-codec.js";
 import { Opcode } from "../protocol/opcodes.js";
-import { DEFLATE_TRAILER } from "../protocol/permessage-deflate.js";
 
 /**
  * How a subscriber's permessage-deflate lets a published message be compressed once for all
  * subscribers alike: only without server context takeover (each message compressed on its own),
- * so the same bytes are valid for every connection with the same window and memLevel.
+ * so the same bytes are valid for every connection with the same window and memLevel. Made by
+ * the runtime's adapter, which owns the compressor.
  */
 export interface SharedDeflate {
   /** Subscribers with equal keys can share compressed bytes. */
   readonly key: string;
-  readonly windowBits: number;
-  readonly memLevel: number;
   /** Messages smaller than this go uncompressed (the handler's `compression.threshold`). */
   readonly threshold: number;
-}
-
-const interned = new Map<string, SharedDeflate>();
-
-/** One settings object per distinct agreement, shared by all the connections that made it. */
-export function sharedDeflate(windowBits: number, memLevel: number, threshold: number): SharedDeflate {
-  // Compressed bytes depend on the window and memLevel only; the threshold decides whether to use them.
-  const key = `${windowBits}/${memLevel}`;
-  let settings = interned.get(`${key}/${threshold}`);
-  if (settings === undefined)
-    interned.set(`${key}/${threshold}`, (settings = { key, windowBits, memLevel, threshold }));
-  return settings;
+  /**
+   * Compresses one message on its own, synchronously, as RFC 7692 §7.2.1 says: with a sync
+   * flush and without the trailing 00 00 ff ff.
+   */
+  compress(payload: Uint8Array): Uint8Array;
 }
 
 /**
@@ -102,13 +92,7 @@ export class Publication {
     const cache = (this.#compressed ??= new Map());
     let frame = cache.get(deflate.key);
     if (frame === undefined) {
-      // RFC 7692 §7.2.1: compress with a sync flush and drop the trailing 00 00 ff ff.
-      const out = deflateRawSync(this.payload, {
-        windowBits: deflate.windowBits,
-        memLevel: deflate.memLevel,
-        finishFlush: constants.Z_SYNC_FLUSH,
-      });
-      const payload = out.subarray(0, out.length - DEFLATE_TRAILER.length);
+      const payload = deflate.compress(this.payload);
       frame = encodeFrame(this.text ? Opcode.Text : Opcode.Binary, payload, { rsv1: true });
       cache.set(deflate.key, frame);
     }

@@ -5,27 +5,22 @@
  * @module
  */
 
-import type { BackpressurePolicy } from "../core/options.js";
-import type { BinaryData, SendStatus } from "../core/channel.js";
-import { ReadyState } from "../core/channel.js";
+import type { BinaryData, SendOutcome } from "../common/types.js";
+import { ReadyState } from "../protocol/ready-state.js";
 import { InvalidArgumentError } from "../common/errors.js";
 import { Publication, type Broker, type BrokerTarget, type SharedDeflate } from "./broker.js";
 import { MemoryBroker } from "./memory.js";
 
-/** What the index needs of a connection (a `SocketConnection`, or a test double). */
+/** What the index needs of a connection (a session, or a test double). */
 export interface Subscriber {
   readonly readyState: ReadyState;
-  readonly bufferedAmount: number;
-  /** Writes bytes that are already complete frames, under the connection's backpressure policy. */
-  sendPrepared(frames: Uint8Array): Promise<SendStatus>;
+  /**
+   * Writes bytes that are already complete frames, under the connection's backpressure policy,
+   * and says at once what became of them: only `"sent"` counts as written.
+   */
+  sendPrepared(frames: Uint8Array): SendOutcome;
   /** Set when compressed bytes can be shared with other subscribers (see {@link SharedDeflate}). */
   readonly sharedDeflate?: SharedDeflate | undefined;
-}
-
-/** The handler's backpressure settings, to count the subscribers a message was written to. */
-export interface FanoutLimits {
-  readonly maxBackpressure: number;
-  readonly backpressure: BackpressurePolicy;
 }
 
 const NO_TOPICS: ReadonlySet<string> = new Set<string>();
@@ -35,18 +30,16 @@ export class TopicIndex<S extends Subscriber = Subscriber> implements BrokerTarg
   readonly broker: Broker;
   /** The broker was made here (no `broker` option), so closing the handler closes it. */
   readonly #ownsBroker: boolean;
-  readonly #limits: FanoutLimits;
   readonly #subscribers = new Map<string, Set<S>>();
   readonly #topics = new Map<S, Set<string>>();
   #attached = true;
 
-  constructor(limits: FanoutLimits, broker?: Broker) {
+  constructor(broker?: Broker) {
     if (broker !== undefined && !isBroker(broker)) {
       throw new InvalidArgumentError(
         "broker must implement attach, detach, subscribe, unsubscribe, publish and close",
       );
     }
-    this.#limits = limits;
     this.#ownsBroker = broker === undefined;
     this.broker = broker ?? new MemoryBroker();
     this.broker.attach(this);
@@ -129,16 +122,12 @@ export class TopicIndex<S extends Subscriber = Subscriber> implements BrokerTarg
   #write(publication: Publication, except: S | undefined): number {
     const subscribers = this.#subscribers.get(publication.topic);
     if (subscribers === undefined) return 0;
-    const { maxBackpressure, backpressure } = this.#limits;
-    const bounded = backpressure !== "buffer";
     let written = 0;
     for (const subscriber of subscribers) {
       if (subscriber === except || subscriber.readyState !== ReadyState.Open) continue;
-      const frame = publication.frameFor(subscriber.sharedDeflate);
-      // The connection applies its policy (close or drop) to a send past the limit; such a send
+      // The connection applies its policy (close or drop) to a send past its limit; such a send
       // is not counted as written.
-      if (!bounded || subscriber.bufferedAmount + frame.length <= maxBackpressure) written++;
-      void subscriber.sendPrepared(frame);
+      if (subscriber.sendPrepared(publication.frameFor(subscriber.sharedDeflate)) === "sent") written++;
     }
     return written;
   }

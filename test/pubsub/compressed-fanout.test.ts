@@ -7,6 +7,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { handshake, serve, Publication } from "../../src/index.js";
 import { RawClient } from "../helpers/raw-client.js";
+import { sharedDeflate } from "../../src/adapters/node/zlib.js";
 
 test("publish compresses once for no-context-takeover subscribers, plain for the rest", async (t) => {
   const handler = handshake(
@@ -55,7 +56,7 @@ test("publish compresses once for no-context-takeover subscribers, plain for the
 
 test("a publication's compressed frame is built once per agreement and shared", () => {
   const publication = Publication.of("t", "x".repeat(5000));
-  const settings = { key: "15/8", windowBits: 15, memLevel: 8, threshold: 1024 };
+  const settings = sharedDeflate(15, 8, 1024);
   const first = publication.frameFor(settings);
   assert.equal(publication.frameFor({ ...settings }), first, "same bytes for an equal agreement");
   assert.equal(first[0], 0xc1, "FIN, RSV1, text");

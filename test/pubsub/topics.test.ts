@@ -14,18 +14,19 @@ import {
   encodeEnvelope,
   type Broker,
   type BrokerTarget,
-  type SendStatus,
+  type SendOutcome,
 } from "../../src/index.js";
-import { TopicIndex, type FanoutLimits, type Subscriber } from "../../src/pubsub/topics.js";
+import { TopicIndex, type Subscriber } from "../../src/pubsub/topics.js";
 
 class FakeSubscriber implements Subscriber {
   readyState: ReadyState = ReadyState.Open;
-  bufferedAmount = 0;
+  /** What its backpressure policy says of the next send. */
+  outcome: SendOutcome = "sent";
   readonly frames: Uint8Array[] = [];
 
-  sendPrepared(frames: Uint8Array): Promise<SendStatus> {
+  sendPrepared(frames: Uint8Array): SendOutcome {
     this.frames.push(frames);
-    return Promise.resolve("sent");
+    return this.outcome;
   }
 }
 
@@ -40,11 +41,9 @@ class RecordingBroker extends MemoryBroker implements Broker {
   }
 }
 
-const LIMITS: FanoutLimits = { maxBackpressure: 1000, backpressure: "close" };
-
 describe("TopicIndex", () => {
   test("a message is framed once: every subscriber gets the same bytes", () => {
-    const index = new TopicIndex<FakeSubscriber>(LIMITS);
+    const index = new TopicIndex<FakeSubscriber>();
     const subs = [new FakeSubscriber(), new FakeSubscriber(), new FakeSubscriber()];
     for (const sub of subs) index.subscribe(sub, "t");
     assert.equal(index.publish("t", "hello"), 3);
@@ -56,7 +55,7 @@ describe("TopicIndex", () => {
   });
 
   test("publish skips the excluded sender and subscribers that are not open", () => {
-    const index = new TopicIndex<FakeSubscriber>(LIMITS);
+    const index = new TopicIndex<FakeSubscriber>();
     const [sender, open, closing] = [new FakeSubscriber(), new FakeSubscriber(), new FakeSubscriber()];
     for (const sub of [sender, open, closing]) index.subscribe(sub, "t");
     closing.readyState = ReadyState.Closing;
@@ -64,22 +63,19 @@ describe("TopicIndex", () => {
     assert.deepEqual([sender.frames.length, open.frames.length, closing.frames.length], [0, 1, 0]);
   });
 
-  test("a subscriber past maxBackpressure is handed the message but not counted", () => {
-    const index = new TopicIndex<FakeSubscriber>(LIMITS);
-    const [fast, slow] = [new FakeSubscriber(), new FakeSubscriber()];
-    index.subscribe(fast, "t");
-    index.subscribe(slow, "t");
-    slow.bufferedAmount = 999;
+  test("a subscriber whose policy refuses the send is handed the message but not counted", () => {
+    const index = new TopicIndex<FakeSubscriber>();
+    const [fast, dropping, closing] = [new FakeSubscriber(), new FakeSubscriber(), new FakeSubscriber()];
+    dropping.outcome = "dropped";
+    closing.outcome = "backpressure";
+    for (const sub of [fast, dropping, closing]) index.subscribe(sub, "t");
     assert.equal(index.publish("t", "xx"), 1);
-    assert.equal(slow.frames.length, 1, "its own policy decides (close or drop)");
-    const buffering = new TopicIndex<FakeSubscriber>({ maxBackpressure: 1000, backpressure: "buffer" });
-    buffering.subscribe(slow, "t");
-    assert.equal(buffering.publish("t", "xx"), 1, "the buffer policy takes everything");
+    assert.deepEqual([fast.frames.length, dropping.frames.length, closing.frames.length], [1, 1, 1]);
   });
 
   test("the broker hears of a topic's first subscriber and its last leaving", async () => {
     const broker = new RecordingBroker();
-    const index = new TopicIndex<FakeSubscriber>(LIMITS, broker);
+    const index = new TopicIndex<FakeSubscriber>(broker);
     const [s1, s2] = [new FakeSubscriber(), new FakeSubscriber()];
     index.subscribe(s1, "a");
     index.subscribe(s2, "a");
@@ -98,8 +94,8 @@ describe("TopicIndex", () => {
 
   test("indexes sharing a MemoryBroker deliver each other's messages; owned brokers are closed", async () => {
     const broker = new MemoryBroker();
-    const one = new TopicIndex<FakeSubscriber>(LIMITS, broker);
-    const two = new TopicIndex<FakeSubscriber>(LIMITS, broker);
+    const one = new TopicIndex<FakeSubscriber>(broker);
+    const two = new TopicIndex<FakeSubscriber>(broker);
     const [s1, s2] = [new FakeSubscriber(), new FakeSubscriber()];
     one.subscribe(s1, "t");
     two.subscribe(s2, "t");
@@ -110,10 +106,10 @@ describe("TopicIndex", () => {
   });
 
   test("bad arguments throw InvalidArgumentError", () => {
-    const index = new TopicIndex<FakeSubscriber>(LIMITS);
+    const index = new TopicIndex<FakeSubscriber>();
     assert.throws(() => index.publish(1 as unknown as string, "x"), InvalidArgumentError);
     assert.throws(() => index.publish("t", 5 as unknown as string), InvalidArgumentError);
-    assert.throws(() => new TopicIndex(LIMITS, {} as unknown as Broker), InvalidArgumentError);
+    assert.throws(() => new TopicIndex({} as unknown as Broker), InvalidArgumentError);
   });
 });
 

@@ -7,18 +7,23 @@
 
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
-import type { Callbacks } from "../../core/callbacks.js";
+import type { Callbacks as CoreCallbacks } from "../../core/callbacks.js";
 import { checkClose, type BinaryData, type Channel } from "../../core/channel.js";
-import { resolveOptions, type Options } from "../../core/options.js";
+import { resolveOptions, type Options as CoreOptions } from "../../core/options.js";
 import { CloseCode } from "../../protocol/close-codes.js";
 import { isWebSocketRequest, parseTarget, validateUpgrade } from "../../protocol/handshake.js";
 import { acceptUpgrade, afterEarlierResponses, refuseUpgrade } from "./upgrade.js";
-import type { HandlerContext } from "../../core/context.js";
-import { IdleSweeper } from "../../core/timers.js";
+import { createContext } from "../../core/context.js";
 import { ZlibLimiter } from "./zlib.js";
 import { SlabPool } from "../../protocol/outgoing.js";
 import { InvalidArgumentError } from "../../common/errors.js";
-import { TopicIndex } from "../../pubsub/topics.js";
+import { nodeClock } from "./clock.js";
+import { toBuffer, type NodeContext, type NodeRuntime } from "./context.js";
+
+/** The callbacks of a Node handler: `exchange.request` is an `IncomingMessage`, `data` a `Buffer`. */
+export type Callbacks<T = unknown> = CoreCallbacks<T, NodeRuntime>;
+/** The options of a Node handler. */
+export type Options<T = unknown> = CoreOptions<T, NodeRuntime>;
 
 /** Node's `upgrade` event listener signature. */
 export type UpgradeListener = (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -111,18 +116,12 @@ export function handshake<T = unknown>(
     throw new InvalidArgumentError("handshake() needs a callbacks object");
   }
   const resolved = resolveOptions(options);
-  const connections = new Set<Channel<T>>();
-  const context: HandlerContext<T> = {
-    callbacks,
-    options: resolved,
-    connections,
-    idle: new IdleSweeper(resolved.idleTimeout),
-    closing: false,
-    pending: 0,
+  const context: NodeContext<T> = {
+    ...createContext<T, NodeRuntime>(callbacks, resolved, nodeClock, toBuffer, options?.broker),
     zlib: resolved.compression === undefined ? undefined : new ZlibLimiter(resolved.compression.concurrency),
     slabs: new SlabPool(Buffer.allocUnsafe),
-    topics: new TopicIndex(resolved, options?.broker),
   };
+  const connections = context.connections;
 
   // The path of an origin-form or absolute-form target (RFC 9112 §3.2); a target of another
   // form is taken, so that the handshake refuses it with 400.

@@ -1,7 +1,7 @@
 /**
  * The `upgrade` event: validate the request with the protocol core, apply the handler's access
  * rules (connection limit, origins, subprotocol, `onUpgrade`), then write the 101 (or an HTTP
- * error) on the socket and hand it to a {@link SocketConnection}. Whatever the application
+ * error) on the socket and hand it to a session over a byte link. Whatever the application
  * decides is read strictly and validated before a byte of it is written: anything that is not
  * a documented decision, or cannot be written as HTTP, becomes the library's own plain 500 and
  * is reported to `onUpgradeError`.
@@ -20,7 +20,9 @@ import {
   parseTarget,
   validateUpgrade,
 } from "../../protocol/handshake.js";
-import type { Exchange } from "../../core/options.js";
+import type { Exchange as CoreExchange } from "../../core/options.js";
+
+type Exchange = CoreExchange<NodeRuntime>;
 import {
   UpgradeCallbackError,
   UpgradeResponseError,
@@ -30,8 +32,11 @@ import {
 } from "../../common/errors.js";
 import { parseExtensions } from "../../protocol/extensions-header.js";
 import { negotiateDeflate, type DeflateAgreement } from "../../protocol/permessage-deflate.js";
-import { SocketConnection } from "./socket-connection.js";
-import type { HandlerContext } from "../../core/context.js";
+import { Session } from "../../core/session.js";
+import { ByteLink } from "../../wire/link.js";
+import { SocketStream } from "./socket.js";
+import { connectionZlib } from "./zlib.js";
+import type { NodeContext, NodeRuntime } from "./context.js";
 import { startTimer } from "../../core/timers.js";
 import { followThenable, isThenable } from "../../common/thenable.js";
 
@@ -153,7 +158,7 @@ function logError(message: string, error: unknown): void {
  * Hands an error to `onUpgradeError`, or writes it with `console.error` when there is none.
  * Never throws: a throw or rejection in the hook is written with `console.error`.
  */
-function report<T>(context: HandlerContext<T>, error: UndercurrentError, exchange: Exchange): void {
+function report<T>(context: NodeContext<T>, error: UndercurrentError, exchange: Exchange): void {
   const hook = context.options.onUpgradeError;
   if (hook === undefined) return logError("undercurrent: an upgrade was answered with 500:", error);
   let result: unknown;
@@ -251,7 +256,7 @@ function readRefusal<T>(status: unknown, headers: unknown, body: unknown): Readi
 
 /** Performs the opening handshake on an upgrade request this handler takes. */
 export function acceptUpgrade<T>(
-  context: HandlerContext<T>,
+  context: NodeContext<T>,
   request: IncomingMessage,
   socket: Duplex,
   head: Buffer,
@@ -331,9 +336,19 @@ export function acceptUpgrade<T>(
       return fail(new UpgradeResponseError("the 101 response cannot be written", error));
     }
     socket.write(response, "latin1");
-    const connection = new SocketConnection<T>(socket as Socket, context, protocol, deflate);
+    const compression =
+      deflate === undefined ? undefined : connectionZlib(deflate, options.compression!, context.zlib!);
+    const link = new ByteLink(new SocketStream(socket as Socket, head), {
+      maxPayload: options.maxPayload,
+      maxFragments: options.maxFragments,
+      slabs: context.slabs,
+      clock: context.clock,
+      compression,
+      extensions: deflate?.response ?? "",
+    });
+    const connection = new Session<T, NodeRuntime>(link, context, protocol);
     if (reading.data !== undefined) connection.channel.data = reading.data.value;
-    connection.start(head, exchange);
+    connection.start(exchange);
   };
 
   const onUpgrade = options.onUpgrade;
@@ -350,25 +365,28 @@ export function acceptUpgrade<T>(
   // handshakeTimeout (never when it is Infinity), and count it against maxConnections meanwhile.
   context.pending++;
   let settled = false;
-  const timer = startTimer(options.handshakeTimeout, () => {
+  const timer = startTimer(context.clock, options.handshakeTimeout, () => {
     settled = true;
     context.pending--;
     refuseUpgrade(socket, 503, "upgrade check timed out");
   });
-  timer?.unref();
+  timer?.unref?.();
+  const stop = (): void => {
+    if (timer !== undefined) context.clock.clearTimeout(timer);
+  };
   socket.on("error", destroySocket);
   followThenable(result).then(
     (decision) => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
+      stop();
       context.pending--;
       complete(decision);
     },
     (error: unknown) => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
+      stop();
       context.pending--;
       failed("onUpgrade", error);
     },

@@ -6,50 +6,36 @@
  * @module
  */
 
-import { constants, createDeflateRaw, createInflateRaw, type DeflateRaw, type InflateRaw } from "node:zlib";
+import {
+  constants,
+  createDeflateRaw,
+  createInflateRaw,
+  deflateRawSync,
+  type DeflateRaw,
+  type InflateRaw,
+} from "node:zlib";
 import { DEFLATE_TRAILER, type DeflateAgreement } from "../../protocol/permessage-deflate.js";
 import { InternalError } from "../../protocol/errors.js";
 import type { ResolvedCompression } from "../../core/options.js";
-import type { SendCompression } from "../../wire/outbox.js";
-import { sharedDeflate, type SharedDeflate } from "../../pubsub/broker.js";
+import type {
+  JobLimiter,
+  LinkCompression,
+  MessageDeflater as Deflater,
+  MessageInflater as Inflater,
+} from "../../wire/compression.js";
+import type { SharedDeflate } from "../../pubsub/broker.js";
 
 /** Kept on every zlib stream, so an error after a job gave up on it never goes unhandled. */
 function noop(): void {}
 
-/** Runs at most `concurrency` zlib jobs at once for one handler; the rest wait in order. */
-export class ZlibLimiter {
-  private running = 0;
-  private readonly waiting: Array<(done: () => void) => void> = [];
-  private readonly concurrency: number;
-
-  constructor(concurrency: number) {
-    this.concurrency = concurrency;
-  }
-
-  /** Runs `job` when a slot is free; the job calls `done` exactly once when it finishes. */
-  run(job: (done: () => void) => void): void {
-    if (this.running < this.concurrency) this.start(job);
-    else this.waiting.push(job);
-  }
-
-  private start(job: (done: () => void) => void): void {
-    this.running++;
-    let finished = false;
-    job(() => {
-      if (finished) return;
-      finished = true;
-      this.running--;
-      const next = this.waiting.shift();
-      if (next !== undefined) this.start(next);
-    });
-  }
-}
+/** The per-handler zlib limiter (see `wire/compression.ts`). */
+export { JobLimiter as ZlibLimiter } from "../../wire/compression.js";
 
 /**
  * Inflates one connection's compressed messages. With context takeover the zlib stream lives as
  * long as the connection; without it, it is released after each message.
  */
-export class MessageInflater {
+export class MessageInflater implements Inflater {
   private stream: InflateRaw | null = null;
   private readonly windowBits: number;
   private readonly keepContext: boolean;
@@ -115,7 +101,7 @@ export class MessageInflater {
 }
 
 /** Compresses one connection's messages. */
-export class MessageDeflater {
+export class MessageDeflater implements Deflater {
   private stream: DeflateRaw | null = null;
   private readonly windowBits: number;
   private readonly memLevel: number;
@@ -178,15 +164,42 @@ export class MessageDeflater {
   }
 }
 
+const interned = new Map<string, SharedDeflate>();
+
 /**
- * The inflater and the send-side compression of one connection, as agreed in its handshake,
- * and whether its published messages may share compressed bytes with like connections.
+ * One shared-compression setting per distinct agreement, made once and shared by all the
+ * connections that made it: compresses a publication synchronously, on its own (RFC 7692
+ * §7.2.1: a sync flush, without the trailing 00 00 ff ff).
+ */
+export function sharedDeflate(windowBits: number, memLevel: number, threshold: number): SharedDeflate {
+  // Compressed bytes depend on the window and memLevel only; the threshold decides whether to use them.
+  const key = `${windowBits}/${memLevel}`;
+  let settings = interned.get(`${key}/${threshold}`);
+  if (settings === undefined) {
+    const options = { windowBits, memLevel, finishFlush: constants.Z_SYNC_FLUSH };
+    settings = {
+      key,
+      threshold,
+      compress(payload) {
+        const out = deflateRawSync(payload, options);
+        return out.subarray(0, out.length - DEFLATE_TRAILER.length);
+      },
+    };
+    interned.set(`${key}/${threshold}`, settings);
+  }
+  return settings;
+}
+
+/**
+ * The permessage-deflate of one connection, as agreed in its handshake, on `node:zlib`: its
+ * inflater and deflater, and whether its published messages may share compressed bytes with
+ * like connections.
  */
 export function connectionZlib(
   agreed: DeflateAgreement,
   config: ResolvedCompression,
-  limiter: ZlibLimiter,
-): { inflater: MessageInflater; send: SendCompression; shared: SharedDeflate | undefined } {
+  limiter: JobLimiter,
+): LinkCompression {
   const inflater = new MessageInflater(agreed.clientMaxWindowBits, !agreed.clientNoContextTakeover);
   const deflater = new MessageDeflater(
     agreed.serverMaxWindowBits,
@@ -196,5 +209,5 @@ export function connectionZlib(
   const shared = agreed.serverNoContextTakeover
     ? sharedDeflate(agreed.serverMaxWindowBits, config.memLevel, config.threshold)
     : undefined;
-  return { inflater, send: { deflater, limiter, threshold: config.threshold }, shared };
+  return { inflater, deflater, limiter, threshold: config.threshold, shared };
 }

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { IdleSweeper, type Clock, type IdleTarget } from "../../../src/core/timers.js";
+import { IdleSweeper, type IdleClock as Clock, type IdleTarget } from "../../../src/core/timers.js";
 
 /** A clock whose intervals run only when the test says so. */
 function fakeClock() {
