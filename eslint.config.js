@@ -7,6 +7,10 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
+    files: [".dependency-cruiser.cjs"],
+    languageOptions: { sourceType: "commonjs", globals: { module: "writable" } },
+  },
+  {
     files: ["**/*.js", "**/*.mjs"],
     languageOptions: { globals: { process: "readonly", console: "readonly", Buffer: "readonly" } },
   },
@@ -17,8 +21,9 @@ export default tseslint.config(
     },
   },
   {
-    // DESIGN.md §2: the protocol core is sans-I/O. It imports no Node module.
-    files: ["src/protocol/**/*.ts"],
+    // DESIGN.md §2: the protocol core is sans-I/O, and the layers above it up to the wire run on
+    // every runtime: none imports a Node module or uses a runtime global (inject it instead).
+    files: ["src/{protocol,common,pubsub,core,wire}/**/*.ts"],
     rules: {
       "no-restricted-imports": [
         "error",
@@ -39,12 +44,24 @@ export default tseslint.config(
                 "crypto",
                 "buffer",
               ],
-              message: "src/protocol is sans-I/O: inject what it needs from src/node.",
+              message: "runtime-agnostic layer: inject what it needs from an adapter (src/adapters/).",
             },
           ],
         },
       ],
-      "no-restricted-globals": ["error", "Buffer", "setTimeout", "setInterval", "setImmediate", "process"],
+      "no-restricted-globals": [
+        "error",
+        "Buffer",
+        "setTimeout",
+        "setInterval",
+        "setImmediate",
+        "clearTimeout",
+        "clearInterval",
+        "process",
+        "NodeJS",
+        "Bun",
+        "Deno",
+      ],
     },
   },
 );

@@ -3,7 +3,7 @@
  * @module
  */
 
-import { settle, type CallbackOwner } from "./completion.js";
+import { settle, type CallbackOwner, type SendOptions } from "./completion.js";
 import { CloseCode, isValidSentCloseCode } from "../protocol/close-codes.js";
 import { ReadyState } from "../protocol/ready-state.js";
 import { InvalidArgumentError, describeValue } from "../common/errors.js";
@@ -11,6 +11,7 @@ import { isTimeout, timeoutMessage } from "../common/validate.js";
 import type { BinaryData, SendStatus } from "../common/types.js";
 
 export { ReadyState };
+export type { SendCallback, SendOptions } from "./completion.js";
 export type { BinaryData, SendStatus };
 
 const encoder = new TextEncoder();
@@ -77,30 +78,6 @@ export function checkClose(code: unknown, reason: unknown): InvalidArgumentError
     return new InvalidArgumentError("a close reason is a string of at most 123 UTF-8 bytes");
   }
   return undefined;
-}
-
-/**
- * Completion of a send: a function called with no argument on success or with the error, or
- * an object with `onComplete` and `onError`.
- */
-export type SendCallback = ((error?: Error) => void) | { onComplete?(): void; onError?(error: Error): void };
-
-/** Options of every send. */
-export interface SendOptions {
-  /** Called when the frame has been handed to the operating system, or failed. */
-  readonly callback?: SendCallback;
-  /**
-   * Milliseconds to wait for the frame to be handed to the operating system, an integer from 1
-   * to 2³¹−1; past it the send fails with `SendTimeoutError` (the connection stays open and the
-   * bytes may still go). `Infinity`, like no timeout, waits however long it takes. Any other
-   * value rejects the send with `InvalidArgumentError`, and nothing is sent.
-   */
-  readonly timeout?: number;
-  /**
-   * With permessage-deflate agreed: compress this message (true) or not (false). Default:
-   * compress messages of at least `compression.threshold` bytes.
-   */
-  readonly compress?: boolean;
 }
 
 /**

@@ -6,8 +6,31 @@
 
 import { followThenable, isThenable } from "../common/thenable.js";
 import { SendTimeoutError } from "../common/errors.js";
-import type { SendOptions } from "./channel.js";
 import type { Clock, Timer } from "./ports.js";
+
+/**
+ * Completion of a send: a function called with no argument on success or with the error, or
+ * an object with `onComplete` and `onError`.
+ */
+export type SendCallback = ((error?: Error) => void) | { onComplete?(): void; onError?(error: Error): void };
+
+/** Options of every send. */
+export interface SendOptions {
+  /** Called when the frame has been handed to the operating system, or failed. */
+  readonly callback?: SendCallback;
+  /**
+   * Milliseconds to wait for the frame to be handed to the operating system, an integer from 1
+   * to 2³¹−1; past it the send fails with `SendTimeoutError` (the connection stays open and the
+   * bytes may still go). `Infinity`, like no timeout, waits however long it takes. Any other
+   * value rejects the send with `InvalidArgumentError`, and nothing is sent.
+   */
+  readonly timeout?: number;
+  /**
+   * With permessage-deflate agreed: compress this message (true) or not (false). Default:
+   * compress messages of at least `compression.threshold` bytes.
+   */
+  readonly compress?: boolean;
+}
 
 /** Told when a send callback threw or rejected (the channel's error policy applies). */
 export interface CallbackOwner {

@@ -11,7 +11,6 @@ import type { ResolvedOptions, Runtime } from "./options.js";
 import { TopicIndex } from "../pubsub/topics.js";
 import { IdleSweeper } from "./timers.js";
 import type { Clock } from "./ports.js";
-import type { Session } from "./session.js";
 
 /** What every connection of one handler shares. */
 export interface HandlerContext<T, R extends Runtime = Runtime> {
@@ -25,7 +24,7 @@ export interface HandlerContext<T, R extends Runtime = Runtime> {
   /** Upgrades waiting for an asynchronous `onUpgrade`, counted against `maxConnections`. */
   pending: number;
   /** This handler's topics: topic → subscribed sessions. */
-  readonly topics: TopicIndex<Session<T, R>>;
+  readonly topics: TopicIndex;
   /** How a binary message reaches `onMessage`: the runtime's narrowing (Node: a `Buffer` view). */
   readonly binary: (data: Uint8Array) => R["binary"];
 }
