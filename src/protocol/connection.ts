@@ -317,6 +317,15 @@ export class ProtocolConnection implements FrameSink {
   }
 
   /**
+   * Frames a message that was accepted earlier and waited (for its compression): its chunks are
+   * returned to write in the adapter's order, not queued, and a close frame sent meanwhile does
+   * not stop it (the close frame waits behind it).
+   */
+  frameLater(opcode: number, payload: Uint8Array, rsv1: boolean): Uint8Array[] {
+    return this.outgoing.frameNow(opcode, payload, rsv1);
+  }
+
+  /**
    * Queues bytes that already form one or more complete data frames (a message framed once and
    * sent to many connections). Returns false once a close frame was sent.
    */

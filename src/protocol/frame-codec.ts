@@ -47,27 +47,6 @@ export function writeHeader(
   return 10;
 }
 
-/** Payloads up to this size are copied next to their header, so a frame is one buffer. */
-const COPY_LIMIT = 1024;
-
-/**
- * Frames one unmasked message as the chunks to write: one buffer for small payloads, the header
- * then the payload itself (not copied) for large ones.
- */
-export function frameChunks(opcode: number, payload: Uint8Array, fin = true, rsv1 = false): Uint8Array[] {
-  const length = payload.length;
-  const size = headerSize(length);
-  if (length <= COPY_LIMIT) {
-    const frame = new Uint8Array(size + length);
-    writeHeader(frame, 0, opcode, length, fin, rsv1);
-    frame.set(payload, size);
-    return [frame];
-  }
-  const header = new Uint8Array(size);
-  writeHeader(header, 0, opcode, length, fin, rsv1);
-  return [header, payload];
-}
-
 /** Options of {@link encodeFrame}. */
 export interface EncodeFrameOptions {
   /** Final fragment of the message (default true). */

@@ -82,6 +82,21 @@ export class Outgoing {
     this.chunks.push(payload);
   }
 
+  /**
+   * Frames one message now and hands its chunks back instead of queueing them (what is queued
+   * stays queued): for a message that waited, in the adapter's order, for its compression.
+   * Framed like every other frame: small payloads into the slab, large ones by reference.
+   */
+  frameNow(opcode: number, payload: Uint8Array, rsv1: boolean): Uint8Array[] {
+    this.seal();
+    const before = this.chunks.length;
+    const size = this.size;
+    this.frame(opcode, payload, true, rsv1);
+    this.seal();
+    this.size = size;
+    return this.chunks.splice(before);
+  }
+
   /** Queues a text frame, encoding the string straight into the slab when it is small. */
   text(text: string): void {
     if (text.length * 3 > COPY_LIMIT) {

@@ -17,7 +17,6 @@
  */
 
 import { ProtocolConnection } from "../protocol/connection.js";
-import { frameChunks } from "../protocol/frame-codec.js";
 import { Opcode } from "../protocol/opcodes.js";
 import type { ReadyState } from "../protocol/ready-state.js";
 import type { SlabPool } from "../protocol/outgoing.js";
@@ -420,7 +419,7 @@ export class ByteLink implements Link, ByteSink {
       else if (item.opcode === 0) this.write(item.data as readonly Uint8Array[], item.done);
       else {
         const payload = typeof item.data === "string" ? encoder.encode(item.data) : (item.data as Uint8Array);
-        this.write(frameChunks(item.opcode, payload, true, item.rsv1), item.done);
+        this.write(this.core.frameLater(item.opcode, payload, item.rsv1), item.done);
       }
     }
     if (queue.length === 0 && this.queue === queue) this.queue = null;
