@@ -114,10 +114,12 @@ export class ProtocolConnection implements FrameSink {
     this.eof = true;
   }
 
-  /** The transport is gone (closed by either side, reset, or cut): the state is Closed. */
+  /**
+   * The transport is gone (closed by either side, reset, or cut): the state is Closed. Input
+   * that arrived before, and waits in a hold, is still delivered when the hold ends.
+   */
   closed(): void {
     this.transportClosed = true;
-    this.held = [];
   }
 
   /**

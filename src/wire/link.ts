@@ -386,6 +386,8 @@ export class ByteLink implements Link, ByteSink {
     const compressed = opcode !== 0 && this.compresses(size, compress);
     // Whatever is batched goes first, so the queue cannot overtake it.
     if (this.queue === null) this.flush();
+    // A queued send completes with its own item: it shares no promise with the sends before it.
+    this.shared = null;
     this.push(opcode, data, size, compressed, undefined);
   }
 

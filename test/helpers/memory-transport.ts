@@ -18,7 +18,7 @@ import { resolveOptions, type Options, type Runtime } from "../../src/core/optio
 import type { ByteSink, ByteStream, Clock, Done, Timer } from "../../src/core/ports.js";
 import { Session } from "../../src/core/session.js";
 import { SlabPool } from "../../src/protocol/outgoing.js";
-import { ByteLink } from "../../src/wire/link.js";
+import { ByteLink, type LinkSettings } from "../../src/wire/link.js";
 import { decodeServerFrames, type ServerFrame } from "./frames.js";
 
 interface FakeTimer extends Timer {
@@ -185,6 +185,7 @@ export function connect<T>(
   callbacks: Callbacks<T>,
   options: Options<T> = {},
   context: HandlerContext<T> = memoryContext(callbacks, options),
+  settings: Partial<LinkSettings> = {},
 ): MemoryConnection<T> {
   const stream = new MemoryStream();
   const link = new ByteLink(stream, {
@@ -194,6 +195,7 @@ export function connect<T>(
     clock: context.clock,
     compression: undefined,
     extensions: "",
+    ...settings,
   });
   const session = new Session<T>(link, context, "");
   session.start({ request: undefined, url: new URL("http://localhost/") });

@@ -16,6 +16,7 @@ import type { Callbacks, CloseEvent } from "../../../src/core/callbacks.js";
 import type { Channel } from "../../../src/core/channel.js";
 import { clientFrame, closePayload } from "../../helpers/frames.js";
 import { connect } from "../../helpers/memory-transport.js";
+import { JobLimiter } from "../../../src/wire/compression.js";
 
 const text = (payload: Uint8Array): string => new TextDecoder().decode(payload);
 
@@ -302,5 +303,48 @@ describe("Channel arguments", () => {
     assert.equal(channel.readyState, ReadyState.Open);
     assert.equal(channel.protocol, "");
     assert.equal(channel.extensions, "");
+  });
+});
+
+describe("regressions of the split", () => {
+  test("messages held during onConnect are delivered even if the transport closed meanwhile", async () => {
+    let open!: () => void;
+    const { seen, callbacks } = recorder({
+      onConnect: () => new Promise<void>((resolve) => (open = resolve)),
+    });
+    const t = connect(callbacks);
+    t.stream.receive(clientFrame(Opcode.Text, "before the end"));
+    t.stream.close();
+    open();
+    await t.settled();
+    assert.deepEqual(seen.messages, ["before the end"]);
+    assert.deepEqual(seen.closes, [[1006, ""]]);
+  });
+
+  test("behind a compression, each send's promise waits for its own bytes", async () => {
+    const pending: Array<() => void> = [];
+    const compression = {
+      threshold: 0,
+      shared: undefined,
+      limiter: new JobLimiter(4),
+      inflater: { inflate: () => {}, release: () => {} },
+      deflater: {
+        deflate: (data: Uint8Array, done: (error: Error | undefined, payload: Uint8Array) => void) =>
+          void pending.push(() => done(undefined, data)),
+        release: () => {},
+      },
+    };
+    const t = connect({}, {}, undefined, { compression });
+    const states = ["pending", "pending"];
+    const first = t.session.channel.sendText("first");
+    const second = t.session.channel.sendText("second");
+    void first.then(() => (states[0] = "sent"));
+    void second.then(() => (states[1] = "sent"));
+    pending.shift()!();
+    await t.settled();
+    assert.deepEqual(states, ["sent", "pending"], "the second is not written yet");
+    pending.shift()!();
+    await t.settled();
+    assert.deepEqual(states, ["sent", "sent"]);
   });
 });
