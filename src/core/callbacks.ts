@@ -7,6 +7,7 @@
  */
 
 import type { Channel } from "./channel.js";
+import { InvalidArgumentError, describeValue } from "../common/errors.js";
 import type { Exchange, Runtime } from "./options.js";
 
 /** Argument of `onConnect`: the handshake succeeded and the channel is open. */
@@ -95,4 +96,25 @@ export interface Callbacks<T = unknown, R extends Runtime = Runtime> {
    * the server stopped reading from this peer): a good moment to send more.
    */
   onDrain?(event: DrainEvent<T>): void | Promise<void>;
+}
+
+const CALLBACK_NAMES = ["onConnect", "onMessage", "onClose", "onError", "onDrain"] as const;
+
+/**
+ * Checks a callbacks object when the handler is built: an object (a plain one or a class
+ * instance) whose callbacks, where present, are functions. A bad one throws
+ * `InvalidArgumentError` there, rather than failing on the first connection.
+ */
+export function checkCallbacks<T, R extends Runtime>(
+  callbacks: Callbacks<T, R> | undefined,
+): asserts callbacks is Callbacks<T, R> {
+  if (callbacks === null || typeof callbacks !== "object") {
+    throw new InvalidArgumentError("handshake() needs a callbacks object");
+  }
+  for (const name of CALLBACK_NAMES) {
+    const callback = (callbacks as Record<string, unknown>)[name];
+    if (callback !== undefined && typeof callback !== "function") {
+      throw new InvalidArgumentError(`${name} is a function, not ${describeValue(callback)}`);
+    }
+  }
 }

@@ -242,6 +242,22 @@ export interface ResolvedOptions<T = unknown, R extends Runtime = Runtime> {
   readonly compression: ResolvedCompression | undefined;
 }
 
+/** Refuses a list that holds anything but strings. */
+function strings(name: string, list: readonly unknown[]): void {
+  for (const item of list) {
+    if (typeof item !== "string")
+      throw new InvalidArgumentError(`${name} holds strings, not ${describeValue(item)}`);
+  }
+}
+
+/** A boolean option: undefined for the default, else exactly true or false. */
+function flag(name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== "boolean")
+    throw new InvalidArgumentError(`${name} is a boolean, not ${describeValue(value)}`);
+  return value;
+}
+
 function count(name: string, value: number | undefined, fallback: number, min = 1): number {
   if (value === undefined) return fallback;
   if (!(Number.isSafeInteger(value) || value === Infinity) || value < min) {
@@ -261,16 +277,21 @@ function timeout(name: string, value: number | undefined, fallback: number, min 
 export function resolveOptions<T, R extends Runtime = Runtime>(
   options: Options<T, R> = {},
 ): ResolvedOptions<T, R> {
+  if (typeof options !== "object" || options === null) {
+    throw new InvalidArgumentError(`options are an object, not ${describeValue(options)}`);
+  }
   const { path, protocols, origins, onUpgrade, backpressure = DEFAULTS.backpressure } = options;
   let matchPath: (pathname: string) => boolean;
   if (path === undefined) matchPath = () => true;
   else if (typeof path === "string") {
     if (!path.startsWith("/")) throw new InvalidArgumentError(`path must start with "/", got "${path}"`);
     matchPath = (pathname) => pathname === path;
-  } else matchPath = path;
+  } else if (typeof path === "function") matchPath = path;
+  else throw new InvalidArgumentError(`path is a string or a function, not ${describeValue(path)}`);
 
   let selectProtocol: ProtocolSelector<R> | undefined;
   if (Array.isArray(protocols)) {
+    strings("protocols", protocols);
     const supported = new Set<string>(protocols);
     selectProtocol = (offered) => offered.find((p) => supported.has(p));
   } else if (typeof protocols === "function") selectProtocol = protocols as ProtocolSelector<R>;
@@ -278,6 +299,7 @@ export function resolveOptions<T, R extends Runtime = Runtime>(
 
   let allowOrigin: ResolvedOptions<T, R>["allowOrigin"];
   if (Array.isArray(origins)) {
+    strings("origins", origins);
     const allowed = new Set(origins.map((o: string) => o.toLowerCase()));
     allowOrigin = (origin) => origin === undefined || allowed.has(origin.toLowerCase());
   } else if (typeof origins === "function") allowOrigin = origins as ResolvedOptions<T, R>["allowOrigin"];
@@ -329,8 +351,16 @@ function resolveCompression(
     return v;
   };
   return {
-    serverNoContextTakeover: given.serverNoContextTakeover ?? d.serverNoContextTakeover,
-    clientNoContextTakeover: given.clientNoContextTakeover ?? d.clientNoContextTakeover,
+    serverNoContextTakeover: flag(
+      "compression.serverNoContextTakeover",
+      given.serverNoContextTakeover,
+      d.serverNoContextTakeover,
+    ),
+    clientNoContextTakeover: flag(
+      "compression.clientNoContextTakeover",
+      given.clientNoContextTakeover,
+      d.clientNoContextTakeover,
+    ),
     serverMaxWindowBits: between(
       "serverMaxWindowBits",
       given.serverMaxWindowBits,

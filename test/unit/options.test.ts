@@ -73,3 +73,45 @@ describe("count options", () => {
     }
   });
 });
+
+describe("every option of the wrong kind is refused at handshake(), never later", () => {
+  const cases: Array<[string, Options<unknown>]> = [
+    ["path not starting with /", { path: "chat" }],
+    ["path of another kind", { path: 5 as unknown as string }],
+    ["protocols of another kind", { protocols: "chat" as unknown as string[] }],
+    ["a protocol that is not a string", { protocols: ["chat", 5 as unknown as string] }],
+    ["origins of another kind", { origins: "https://a.example" as unknown as string[] }],
+    ["an origin that is not a string", { origins: [Symbol("o") as unknown as string] }],
+    ["onUpgrade not a function", { onUpgrade: {} as never }],
+    ["onUpgradeError not a function", { onUpgradeError: 1 as never }],
+    ["an unknown backpressure policy", { backpressure: "queue" as never }],
+    ["a backpressure policy that is a symbol", { backpressure: Symbol("close") as never }],
+    ["maxPayload below 1", { maxPayload: 0 }],
+    ["maxFragments not an integer", { maxFragments: 1.5 }],
+    ["maxConnections negative", { maxConnections: -1 }],
+    ["maxBackpressure of another kind", { maxBackpressure: "16MiB" as unknown as number }],
+    ["compression of another kind", { compression: "yes" as never }],
+    ["compression: null", { compression: null as never }],
+    ["serverMaxWindowBits out of range", { compression: { serverMaxWindowBits: 8 } }],
+    ["clientMaxWindowBits out of range", { compression: { clientMaxWindowBits: 16 } }],
+    ["memLevel out of range", { compression: { memLevel: 10 } }],
+    ["a negative threshold", { compression: { threshold: -1 } }],
+    ["concurrency 0", { compression: { concurrency: 0 } }],
+    ["serverNoContextTakeover not a boolean", { compression: { serverNoContextTakeover: "yes" as never } }],
+    ["clientNoContextTakeover not a boolean", { compression: { clientNoContextTakeover: 1 as never } }],
+    ["options that are not an object", 5 as unknown as Options<unknown>],
+  ];
+  for (const [name, options] of cases) {
+    test(name, () => {
+      assert.throws(() => handshake({}, options), InvalidArgumentError);
+    });
+  }
+
+  test("callbacks that are not functions are refused too", () => {
+    for (const name of ["onConnect", "onMessage", "onClose", "onError", "onDrain"]) {
+      assert.throws(() => handshake({ [name]: "no" } as never), InvalidArgumentError, name);
+    }
+    assert.throws(() => handshake(null as never), InvalidArgumentError);
+    assert.doesNotThrow(() => handshake({ onMessage: undefined }));
+  });
+});

@@ -7,7 +7,7 @@
 
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
-import type { Callbacks as CoreCallbacks } from "../../core/callbacks.js";
+import { checkCallbacks, type Callbacks as CoreCallbacks } from "../../core/callbacks.js";
 import { checkClose, type BinaryData, type Channel } from "../../core/channel.js";
 import { resolveOptions, type Options as CoreOptions } from "../../core/options.js";
 import { CloseCode } from "../../protocol/close-codes.js";
@@ -16,7 +16,6 @@ import { acceptUpgrade, afterEarlierResponses, refuseUpgrade } from "./upgrade.j
 import { createContext } from "../../core/context.js";
 import { ZlibLimiter } from "./zlib.js";
 import { SlabPool } from "../../protocol/outgoing.js";
-import { InvalidArgumentError } from "../../common/errors.js";
 import { nodeClock } from "./clock.js";
 import { toBuffer, type NodeContext, type NodeRuntime } from "./context.js";
 
@@ -112,9 +111,7 @@ export function handshake<T = unknown>(
   const next = typeof first === "function" ? first : undefined;
   const callbacks = (next === undefined ? first : second) as Callbacks<T> | undefined;
   const options = (next === undefined ? second : third) as Options<T> | undefined;
-  if (callbacks === null || typeof callbacks !== "object") {
-    throw new InvalidArgumentError("handshake() needs a callbacks object");
-  }
+  checkCallbacks(callbacks);
   const resolved = resolveOptions(options);
   const context: NodeContext<T> = {
     ...createContext<T, NodeRuntime>(callbacks, resolved, nodeClock, toBuffer, options?.broker),
