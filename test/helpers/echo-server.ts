@@ -26,6 +26,7 @@ import {
   type Server,
   type WebSocketHandler,
 } from "../../src/index.js";
+import { withTimeout } from "./timeout.js";
 
 /** What the echo server keeps in `channel.data`. */
 export interface EchoData {
@@ -80,18 +81,7 @@ export interface EchoServer {
   close(): Promise<void>;
 }
 
-/** Rejects with `label` if `promise` has not settled within `ms`. */
-export async function withTimeout<R>(promise: Promise<R>, ms: number, label: string): Promise<R> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${label}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+export { withTimeout };
 
 /** Starts an echo server on 127.0.0.1, port 0. */
 export async function startEchoServer(options: EchoServerOptions = {}): Promise<EchoServer> {
