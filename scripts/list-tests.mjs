@@ -1,5 +1,5 @@
 // Prints every test file under test/ (Node 20's `node --test` takes no globs).
-// `node scripts/list-tests.mjs [dir...]` limits the search to some folders.
+// `node scripts/list-tests.mjs [dir-or-file...]` limits the search to some folders or files.
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 
@@ -12,5 +12,8 @@ const walk = (dir) => {
     else if (name.endsWith(".test.ts")) found.push(path);
   }
 };
-roots.forEach(walk);
+for (const root of roots) {
+  if (statSync(root).isDirectory()) walk(root);
+  else found.push(root);
+}
 process.stdout.write(found.join(" "));
