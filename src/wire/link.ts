@@ -11,8 +11,7 @@
  * the read being processed (the replies to one read go out in one write) or once the current
  * task is done for sends made elsewhere. Once a message needs compressing (zlib is
  * asynchronous), it and everything sent after it, the protocol's own frames (pongs, the close
- * reply) included, wait in a queue and go out in order, so a close frame never overtakes a
- * message sent before it.
+ * reply) included, wait in order in a {@link SendQueue} (`send-queue.ts`).
  * @module
  */
 
@@ -25,6 +24,7 @@ import { ChannelClosedError, InternalError } from "../common/errors.js";
 import type { ByteSink, ByteStream, Clock, Done, Link, LinkEvents } from "../core/ports.js";
 import type { SharedDeflate } from "../pubsub/broker.js";
 import type { LinkCompression } from "./compression.js";
+import { END, FRAMES, SendQueue, writeChunks } from "./send-queue.js";
 
 /** How a {@link ByteLink} is set up: the limits, shared memory and compression of its handler. */
 export interface LinkSettings {
@@ -39,22 +39,8 @@ export interface LinkSettings {
   readonly extensions: string;
 }
 
-/** A send waiting behind a compression. */
-interface Waiting {
-  /** Text or Binary for messages; 0 for frames the protocol already built; END to end the stream. */
-  opcode: number;
-  data: string | Uint8Array | readonly Uint8Array[];
-  compress: boolean;
-  rsv1: boolean;
-  size: number;
-  done: Done | undefined;
-}
-
 const noop = (): void => {};
-/** A queue item that ends the stream. */
-const END = -1;
 const EMPTY = new Uint8Array(0);
-const encoder = new TextEncoder();
 
 const NO_EVENTS: LinkEvents = {
   input: noop,
@@ -82,9 +68,8 @@ export class ByteLink implements Link, ByteSink {
   private readonly clock: Clock;
   private readonly compression: LinkCompression | undefined;
   private events: LinkEvents = NO_EVENTS;
-  private queue: Waiting[] | null = null;
-  private queuedBytes = 0;
-  private compressing = false;
+  /** Sends behind a compression, in order; made the first time one is needed. */
+  private queue: SendQueue | null = null;
   /** Completions of sends framed into the protocol's outgoing bytes and not yet written. */
   private completions: Done[] = [];
   /** A read is being processed: its end writes the batch. */
@@ -125,7 +110,7 @@ export class ByteLink implements Link, ByteSink {
   }
 
   get bufferedAmount(): number {
-    return this.stream.bufferedAmount + this.queuedBytes + this.core.outgoingSize;
+    return this.stream.bufferedAmount + (this.queue?.size ?? 0) + this.core.outgoingSize;
   }
 
   get sharedDeflate(): SharedDeflate | undefined {
@@ -256,7 +241,7 @@ export class ByteLink implements Link, ByteSink {
 
   sendText(text: string, compress?: boolean): boolean {
     if (this.core.closeSent) return false;
-    if (this.queue !== null || this.compresses(text.length, compress)) {
+    if (this.queued || this.compresses(text.length, compress)) {
       this.enqueue(Opcode.Text, text, text.length, compress);
     } else {
       this.core.sendText(text);
@@ -267,7 +252,7 @@ export class ByteLink implements Link, ByteSink {
 
   sendBinary(data: Uint8Array, compress?: boolean): boolean {
     if (this.core.closeSent) return false;
-    if (this.queue !== null || this.compresses(data.length, compress)) {
+    if (this.queued || this.compresses(data.length, compress)) {
       this.enqueue(Opcode.Binary, data, data.length, compress);
     } else {
       this.core.sendBinary(data);
@@ -278,7 +263,7 @@ export class ByteLink implements Link, ByteSink {
 
   sendPrepared(frames: Uint8Array): boolean {
     if (this.core.closeSent) return false;
-    if (this.queue !== null) this.enqueue(0, [frames], frames.length, false);
+    if (this.queued) this.enqueue(FRAMES, [frames], frames.length, false);
     else {
       this.core.sendPrepared(frames);
       this.schedule();
@@ -311,14 +296,8 @@ export class ByteLink implements Link, ByteSink {
   }
 
   whenWritten(done: Done): void {
-    const queue = this.queue;
-    if (queue !== null && queue.length !== 0 && this.core.outgoingSize === 0) {
-      // The last send waits in the queue: it completes with that item.
-      const last = queue[queue.length - 1]!;
-      const previous = last.done;
-      last.done = previous === undefined ? done : both(previous, done);
-      return;
-    }
+    // The last send waits in the queue: it completes with that item.
+    if (this.core.outgoingSize === 0 && this.queue?.completeWithLast(done) === true) return;
     this.completions.push(done);
     this.schedule();
   }
@@ -346,18 +325,23 @@ export class ByteLink implements Link, ByteSink {
     if (completions.length !== 0) this.completions = [];
     const done =
       completions.length === 0 ? undefined : completions.length === 1 ? completions[0] : all(completions);
-    if (this.queue !== null) {
-      if (chunks.length !== 0 || done !== undefined) this.push(0, chunks, 0, false, done);
+    if (this.queued) {
+      if (chunks.length !== 0 || done !== undefined) this.queue!.push(FRAMES, chunks, 0, false, done);
       return;
     }
-    this.write(chunks, done);
+    writeChunks(this.stream, this.clock, chunks, done);
+  }
+
+  /** Whether sends wait behind a compression. */
+  private get queued(): boolean {
+    return this.queue !== null && this.queue.waiting;
   }
 
   /** Ends the stream once everything accepted so far has been written. */
   private endStream(): void {
     this.flush();
-    if (this.queue === null) this.stream.end();
-    else this.push(END, [], 0, false, undefined);
+    if (this.queued) this.queue!.push(END, [], 0, false, undefined);
+    else this.stream.end();
   }
 
   /** The stream is gone: everything still waiting fails. */
@@ -366,10 +350,7 @@ export class ByteLink implements Link, ByteSink {
     const completions = this.completions;
     this.completions = [];
     for (const done of completions) done(new ChannelClosedError());
-    const queue = this.queue;
-    this.queue = null;
-    this.queuedBytes = 0;
-    for (const item of queue ?? []) item.done?.(new ChannelClosedError());
+    this.queue?.abort();
   }
 
   private compresses(size: number, compress: boolean | undefined): boolean {
@@ -383,83 +364,13 @@ export class ByteLink implements Link, ByteSink {
     size: number,
     compress: boolean | undefined,
   ): void {
-    const compressed = opcode !== 0 && this.compresses(size, compress);
+    const compressed = opcode !== FRAMES && this.compresses(size, compress);
     // Whatever is batched goes first, so the queue cannot overtake it.
-    if (this.queue === null) this.flush();
+    if (!this.queued) this.flush();
     // A queued send completes with its own item: it shares no promise with the sends before it.
     this.shared = null;
-    this.push(opcode, data, size, compressed, undefined);
-  }
-
-  private push(
-    opcode: number,
-    data: string | Uint8Array | readonly Uint8Array[],
-    size: number,
-    compress: boolean,
-    done: Done | undefined,
-  ): void {
-    (this.queue ??= []).push({ opcode, data, compress, rsv1: false, size, done });
-    this.queuedBytes += size;
-    this.pump();
-  }
-
-  /** Writes waiting items in order, compressing the next one when it needs it. */
-  private pump(): void {
-    const queue = this.queue;
-    if (queue === null || this.compressing) return;
-    const stream = this.stream;
-    stream.cork?.();
-    while (queue.length !== 0) {
-      const item = queue[0]!;
-      if (item.compress) {
-        this.compress(item);
-        break;
-      }
-      queue.shift();
-      this.queuedBytes -= item.size;
-      if (item.opcode === END) stream.end();
-      else if (item.opcode === 0) this.write(item.data as readonly Uint8Array[], item.done);
-      else {
-        const payload = typeof item.data === "string" ? encoder.encode(item.data) : (item.data as Uint8Array);
-        this.write(this.core.frameLater(item.opcode, payload, item.rsv1), item.done);
-      }
-    }
-    if (queue.length === 0 && this.queue === queue) this.queue = null;
-    stream.uncork?.();
-  }
-
-  private compress(item: Waiting): void {
-    const { deflater, limiter } = this.compression!;
-    this.compressing = true;
-    const input = typeof item.data === "string" ? encoder.encode(item.data) : (item.data as Uint8Array);
-    limiter.run((release) =>
-      deflater.deflate(input, (error, payload) => {
-        release();
-        this.compressing = false;
-        if (this.queue === null) return; // aborted meanwhile
-        if (error !== undefined) {
-          // Should zlib fail, the message goes out uncompressed rather than not at all.
-          item.compress = false;
-        } else {
-          item.data = payload;
-          item.compress = false;
-          item.rsv1 = true;
-        }
-        this.pump();
-      }),
-    );
-  }
-
-  private write(chunks: readonly Uint8Array[], done: Done | undefined): void {
-    if (this.stream.destroyed) {
-      if (done !== undefined) this.clock.defer(done, new ChannelClosedError());
-      return;
-    }
-    if (chunks.length === 0) {
-      if (done !== undefined) this.clock.defer(done, undefined);
-      return;
-    }
-    this.stream.write(chunks, done);
+    this.queue ??= new SendQueue(this.stream, this.core, this.clock, this.compression);
+    this.queue.push(opcode, data, size, compressed, undefined);
   }
 }
 
@@ -471,12 +382,5 @@ function flushLater(link: ByteLink): void {
 function all(completions: readonly Done[]): Done {
   return (error) => {
     for (const done of completions) done(error);
-  };
-}
-
-function both(first: Done, second: Done): Done {
-  return (error) => {
-    first(error);
-    second(error);
   };
 }
