@@ -10,6 +10,7 @@ import { randomBytes } from "node:crypto";
 import http from "node:http";
 import https from "node:https";
 import { WebSocket, type RawData } from "ws";
+import { withTimeout } from "../../helpers/timeout.js";
 
 /** Default limit of every wait, in ms. */
 export const WAIT = 10_000;
@@ -28,18 +29,7 @@ export interface Trust {
   readonly ca?: string | Buffer;
 }
 
-/** Rejects with `label` if `promise` has not settled within `ms`. */
-export async function withTimeout<R>(promise: Promise<R>, ms: number, label: string): Promise<R> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${label}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+export { withTimeout };
 
 /** A plain response. */
 export interface Answer {
