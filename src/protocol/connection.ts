@@ -11,12 +11,11 @@
  */
 
 import { Opcode, isControl } from "./opcodes.js";
-import { CloseCode, isValidReceivedCloseCode } from "./close-codes.js";
+import { CloseCode } from "./close-codes.js";
 import { InternalError, ProtocolError } from "./errors.js";
 import { FrameParser, type FrameSink } from "./frame-parser.js";
-import { encodeClosePayload, truncateReason } from "./frame-codec.js";
+import { decodeClosePayload, encodeClosePayload, truncateReason } from "./frame-codec.js";
 import { Outgoing, type SlabPool } from "./outgoing.js";
-import { decodeUtf8 } from "./utf8.js";
 import { MessageAssembler } from "./assembler.js";
 import type { ProtocolEvent } from "./events.js";
 import { ReadyState } from "./ready-state.js";
@@ -53,6 +52,8 @@ export class ProtocolConnection implements FrameSink {
   private reason = "";
   /** Input waits in `held` while the adapter holds it (see {@link holdInput}). */
   private inputHeld = false;
+  /** Input ended without a close frame (see {@link receiveEof}). */
+  private eof = false;
 
   // The frame being received.
   private frameOpcode = 0;
@@ -147,11 +148,6 @@ export class ProtocolConnection implements FrameSink {
     return this.closeSentFlag;
   }
 
-  /** Whether input has ended: a close frame arrived or the connection failed. */
-  get closeReceived(): boolean {
-    return this.inputClosed;
-  }
-
   /**
    * True once both close frames have crossed (or the connection failed and its close frame is
    * queued): after writing the outgoing bytes, the server closes the TCP connection (§7.1.1).
@@ -159,9 +155,6 @@ export class ProtocolConnection implements FrameSink {
   closeExpected(): boolean {
     return this.inputClosed && (this.closeSentFlag || this.eof);
   }
-
-  /** Input ended without a close frame (see {@link receiveEof}). */
-  private eof = false;
 
   /** Feeds received bytes. They are unmasked in place. */
   receive(data: Uint8Array): void {
@@ -424,18 +417,7 @@ export class ProtocolConnection implements FrameSink {
   }
 
   private receiveClose(payload: Uint8Array): void {
-    let code: number = CloseCode.NoStatusReceived;
-    let reason = "";
-    if (payload.length === 1) {
-      throw new ProtocolError("ERR_INVALID_CLOSE_PAYLOAD", "close payload of 1 byte");
-    }
-    if (payload.length >= 2) {
-      code = (payload[0]! << 8) | payload[1]!;
-      if (!isValidReceivedCloseCode(code)) {
-        throw new ProtocolError("ERR_INVALID_CLOSE_CODE", `invalid close code ${code}`);
-      }
-      reason = decodeUtf8(payload.subarray(2));
-    }
+    const { code, reason } = decodeClosePayload(payload);
     this.inputClosed = true;
     this.parser.stop();
     this.messages.reset();

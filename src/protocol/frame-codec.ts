@@ -4,6 +4,9 @@
  */
 
 import { unmask } from "./mask.js";
+import { CloseCode, isValidReceivedCloseCode } from "./close-codes.js";
+import { ProtocolError } from "./errors.js";
+import { decodeUtf8 } from "./utf8.js";
 
 /** Size of the header for a payload of `length` bytes (unmasked): 2, 4 or 10. */
 export function headerSize(length: number): number {
@@ -91,6 +94,22 @@ export function encodeClosePayload(code: number | undefined, reason = ""): Uint8
   payload[1] = code & 0xff;
   payload.set(reasonBytes, 2);
   return payload;
+}
+
+/**
+ * Reads a received close frame's payload (§5.5.1): none means 1005 (§7.1.5); otherwise a
+ * 2-byte code that may be received, then a UTF-8 reason.
+ * @throws ProtocolError for a 1-byte payload, a code that may not be received, a reason that is
+ * not UTF-8.
+ */
+export function decodeClosePayload(payload: Uint8Array): { code: number; reason: string } {
+  if (payload.length === 0) return { code: CloseCode.NoStatusReceived, reason: "" };
+  if (payload.length === 1) throw new ProtocolError("ERR_INVALID_CLOSE_PAYLOAD", "close payload of 1 byte");
+  const code = (payload[0]! << 8) | payload[1]!;
+  if (!isValidReceivedCloseCode(code)) {
+    throw new ProtocolError("ERR_INVALID_CLOSE_CODE", `invalid close code ${code}`);
+  }
+  return { code, reason: decodeUtf8(payload.subarray(2)) };
 }
 
 /**
