@@ -79,7 +79,7 @@ export const PROGRAMS = [
     name: "openssl",
     env: "OPENSSL",
     candidates: ["openssl", "/usr/bin/openssl"],
-    usedBy: "the https/wss test (a self-signed certificate)",
+    usedBy: "the https/wss and HTTP/2 tests (a self-signed certificate)",
     apt: "openssl",
     brew: { formula: "openssl" },
   },
