@@ -5,7 +5,7 @@
  * page's own HTTP/2 session, not an HTTP/1.1 upgrade on a second connection.
  */
 import assert from "node:assert/strict";
-import type { ServerHttp2Session } from "node:http2";
+import type { Http2Session } from "node:http2";
 import { Http2ServerRequest } from "node:http2";
 import type { IncomingMessage } from "node:http";
 import { after, before, test } from "node:test";
@@ -14,12 +14,11 @@ import { handshake, serve, type Channel, type SecureServer } from "../../src/ind
 import { selfSignedCertificate, type Certificate } from "../helpers/certificate.js";
 import { launchChromium, newPage } from "./browser.js";
 
-/** The page: helpers the test calls with `page.evaluate`. */
+/** The page: the helpers the test calls (see {@link PageApi}). */
 const PAGE = `<!doctype html><meta charset="utf-8"><title>undercurrent over HTTP/2</title>
 <script>
-  const url = (path) => location.origin.replace(/^https/, "wss") + path;
-  window.open = (path) => new Promise((resolve, reject) => {
-    const ws = new WebSocket(url(path));
+  const open = (id) => new Promise((resolve, reject) => {
+    const ws = new WebSocket(location.origin.replace(/^https/, "wss") + "/ws?id=" + id);
     ws.binaryType = "arraybuffer";
     ws.received = [];
     ws.closed = new Promise((done) => (ws.onclose = (e) => done({ code: e.code, reason: e.reason })));
@@ -27,18 +26,51 @@ const PAGE = `<!doctype html><meta charset="utf-8"><title>undercurrent over HTTP
     ws.onopen = () => resolve(ws);
     ws.onerror = () => reject(new Error("WebSocket error"));
   });
-  window.next = (ws, count) => new Promise((resolve) => {
+  const next = (ws, count) => new Promise((resolve) => {
     const check = () => (ws.received.length >= count ? resolve(ws.received.slice(0, count)) : setTimeout(check, 5));
     check();
   });
+  window.api = {
+    protocol: () => performance.getEntriesByType("navigation")[0].nextHopProtocol,
+    async echo(id) {
+      const ws = await open(id);
+      ws.send("héllo over h2 ✓");
+      ws.send(new Uint8Array([0, 1, 127, 128, 255]));
+      ws.send("x".repeat(200000));
+      const [text, bytes, long] = await next(ws, 3);
+      return { extensions: ws.extensions, received: [text, bytes, long.length] };
+    },
+    async closedByServer(id) {
+      const ws = await open(id);
+      return ws.closed;
+    },
+    async closeWith(id, code, reason) {
+      const ws = await open(id);
+      ws.close(code, reason);
+      return ws.closed;
+    },
+  };
 </script>`;
+
+interface CloseInfo {
+  code: number;
+  reason: string;
+}
+
+/** What the page offers the test, as `globalThis.api`. */
+interface PageApi {
+  protocol(): string;
+  echo(id: string): Promise<{ extensions: string; received: unknown[] }>;
+  closedByServer(id: string): Promise<CloseInfo>;
+  closeWith(id: string, code: number, reason: string): Promise<CloseInfo>;
+}
 
 interface Seen {
   method: string | undefined;
   httpVersion: string;
   protocol: unknown;
-  session: ServerHttp2Session | undefined;
-  close?: { code: number; reason: string };
+  session: Http2Session | undefined;
+  close?: CloseInfo;
 }
 
 let certificate: Certificate | undefined;
@@ -46,16 +78,15 @@ let server: SecureServer | undefined;
 let browser: Browser | undefined;
 let page: Page;
 /** The HTTP/2 session the page itself came over. */
-let pageSession: ServerHttp2Session | undefined;
+let pageSession: Http2Session | undefined;
 const seen = new Map<string, Seen>();
 const channels = new Map<string, Channel<unknown>>();
 const closeWaiters = new Map<string, () => void>();
 const connectWaiters = new Map<string, () => void>();
 
 /** The HTTP/2 session a request came over (Node hands HTTP/2 requests over as `Http2ServerRequest`s). */
-function sessionOf(request: IncomingMessage): ServerHttp2Session | undefined {
-  const h2: unknown = request;
-  return h2 instanceof Http2ServerRequest ? h2.stream.session : undefined;
+function sessionOf(request: IncomingMessage | Http2ServerRequest): Http2Session | undefined {
+  return request instanceof Http2ServerRequest ? request.stream.session : undefined;
 }
 
 /** Resolves with the channel of `id` once onConnect has seen it. */
@@ -65,7 +96,7 @@ function channelOf(id: string): Promise<Channel<unknown>> {
   return new Promise((resolve) => connectWaiters.set(id, () => resolve(channels.get(id)!)));
 }
 
-function closeOf(id: string): Promise<{ code: number; reason: string } | undefined> {
+function closeOf(id: string): Promise<CloseInfo | undefined> {
   const entry = seen.get(id);
   if (entry?.close !== undefined) return Promise.resolve(entry.close);
   return new Promise((resolve) => closeWaiters.set(id, () => resolve(seen.get(id)?.close)));
@@ -120,29 +151,16 @@ after(async () => {
 });
 
 test("the page itself came over HTTP/2", async () => {
-  const protocol = await page.evaluate(
-    () => (performance.getEntriesByType("navigation")[0] as PerformanceNavigationTiming).nextHopProtocol,
-  );
+  const protocol = await page.evaluate(() => (globalThis as unknown as { api: PageApi }).api.protocol());
   assert.equal(protocol, "h2");
   assert.ok(pageSession !== undefined, "the page's request was an HTTP/2 request");
 });
 
 test("text and binary over an extended-CONNECT stream on the page's own session, compressed", async () => {
-  const result = await page.evaluate(async () => {
-    const w = window as unknown as {
-      open(path: string): Promise<WebSocket & { received: unknown[] }>;
-      next(ws: WebSocket, count: number): Promise<unknown[]>;
-    };
-    const ws = await w.open("/ws?id=first");
-    ws.send("héllo over h2 ✓");
-    ws.send(new Uint8Array([0, 1, 127, 128, 255]));
-    ws.send("x".repeat(200_000));
-    const received = await w.next(ws, 3);
-    return {
-      extensions: ws.extensions,
-      received: [received[0], received[1], (received[2] as string).length],
-    };
-  });
+  const result = await page.evaluate(
+    (id) => (globalThis as unknown as { api: PageApi }).api.echo(id),
+    "first",
+  );
   assert.match(result.extensions, /^permessage-deflate/);
   assert.deepEqual(result.received, ["héllo over h2 ✓", [0, 1, 127, 128, 255], 200_000]);
   const first = seen.get("first");
@@ -154,12 +172,10 @@ test("text and binary over an extended-CONNECT stream on the page's own session,
 });
 
 test("a second WebSocket shares the session; close codes go both ways", async () => {
-  const fromServer = page.evaluate(async () => {
-    const w = window as unknown as { open(path: string): Promise<WebSocket & { closed: Promise<unknown> }> };
-    const ws = await w.open("/ws?id=second");
-    ws.send("ready");
-    return ws.closed;
-  });
+  const fromServer = page.evaluate(
+    (id) => (globalThis as unknown as { api: PageApi }).api.closedByServer(id),
+    "second",
+  );
   // The server closes the second one with an application code and a reason.
   const second = await channelOf("second");
   assert.equal(seen.get("second")?.session, pageSession);
@@ -168,13 +184,12 @@ test("a second WebSocket shares the session; close codes go both ways", async ()
   assert.deepEqual(await closeOf("second"), { code: 4001, reason: "server says bye" });
 
   // The page closes the first one with its own code and reason.
-  const fromClient = await page.evaluate(async () => {
-    const w = window as unknown as { open(path: string): Promise<WebSocket & { closed: Promise<unknown> }> };
-    const ws = await w.open("/ws?id=third");
-    ws.close(4002, "page says bye");
-    return ws.closed;
-  });
-  assert.equal((fromClient as { code: number }).code, 4002);
+  const fromClient = await page.evaluate(
+    ([id, code, reason]) => (globalThis as unknown as { api: PageApi }).api.closeWith(id, code, reason),
+    ["third", 4002, "page says bye"] as const,
+  );
+  // The server's answer echoes the page's code, without the reason (README, Decisions).
+  assert.deepEqual(fromClient, { code: 4002, reason: "" });
   assert.deepEqual(await closeOf("third"), { code: 4002, reason: "page says bye" });
   assert.equal(seen.get("third")?.session, pageSession);
 });
