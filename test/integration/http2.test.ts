@@ -34,6 +34,8 @@ import {
   type H2Answer,
 } from "../helpers/h2-client.js";
 import { withTimeout } from "../helpers/timeout.js";
+import { wssClient } from "../transports/clients.js";
+import { start as startExample } from "../../examples/http2.js";
 
 const TEST = { timeout: 30_000 };
 
@@ -775,6 +777,64 @@ describe("WebSockets over HTTP/2 (RFC 8441)", () => {
         }
       },
     );
+
+    test(
+      "examples/http2.ts: the page and the echo over HTTP/2, the echo over HTTP/1.1 too",
+      TEST,
+      async () => {
+        const running = await startExample(0, { cert: certificate.cert, key: certificate.key });
+        const session = await h2Session(`https://127.0.0.1:${running.port}`, certificate.cert);
+        try {
+          const page = await get(session);
+          assert.equal(page.status, 200);
+          assert.match(page.body, /new WebSocket/);
+          const ws = await H2WebSocket.open(session, "/echo");
+          ws.sendMessage("text", "over h2");
+          assert.deepEqual(await ws.nextMessage(), { text: "over h2" });
+          assert.equal((await h2Exchange(session, connectHeaders("/elsewhere"))).status, 404);
+          const wss = await wssClient(certificate.cert).open(`wss://127.0.0.1:${running.port}/echo`);
+          wss.sendText("over HTTP/1.1");
+          assert.equal(await wss.nextText(), "over HTTP/1.1");
+          const closing = running.close();
+          assert.equal((await ws.closed()).rstCode, constants.NGHTTP2_NO_ERROR);
+          assert.equal(ws.serverClose?.code, 1001);
+          assert.equal((await wss.waitClosed()).code, 1001);
+          await withTimeout(closing, H2_WAIT, "closing the example");
+        } finally {
+          await new Promise((resolve) => setImmediate(resolve));
+          session.destroy();
+        }
+      },
+    );
+
+    test("attach() on a cleartext http2.createServer: h2c with prior knowledge", TEST, async () => {
+      const server = http2.createServer();
+      const handler = handshake({ onMessage: ({ channel, text }) => void channel.sendText(text ?? "") });
+      attach(server, handler);
+      const port = await new Promise<number>((resolve) =>
+        server.listen(0, "127.0.0.1", () => resolve((server.address() as AddressInfo).port)),
+      );
+      const session = http2.connect(`http://127.0.0.1:${port}`);
+      session.on("error", () => {});
+      try {
+        await withTimeout(
+          new Promise((resolve) => session.once("remoteSettings", resolve)),
+          H2_WAIT,
+          "SETTINGS",
+        );
+        assert.equal(session.remoteSettings.enableConnectProtocol, true);
+        const ws = await H2WebSocket.open(session, "/");
+        ws.sendMessage("text", "cleartext");
+        assert.deepEqual(await ws.nextMessage(), { text: "cleartext" });
+        assert.equal(ws.response[":status"], 200);
+        ws.close(1000);
+        await ws.closed();
+      } finally {
+        session.destroy();
+        await handler.close();
+        await new Promise((resolve) => server.close(resolve));
+      }
+    });
 
     test("a server of its own without attach() does not advertise the setting", TEST, async () => {
       const server = http2.createSecureServer({ cert: certificate.cert, key: certificate.key }, (_req, res) =>
