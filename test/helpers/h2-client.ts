@@ -40,6 +40,22 @@ import { withTimeout } from "./timeout.js";
 /** Longest wait for one event, in ms. */
 export const H2_WAIT = 10_000;
 
+/**
+ * Resolves once `probe()` holds, checked every few milliseconds: for a state no event announces
+ * (a stream the server stopped reading). A hang guard bounds it; nothing here measures time.
+ */
+export function until(probe: () => boolean, label: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const met = new Promise<void>((resolve) => {
+    const check = (): void => {
+      if (probe()) resolve();
+      else timer = setTimeout(check, 5);
+    };
+    check();
+  });
+  return withTimeout(met, H2_WAIT, label).finally(() => clearTimeout(timer));
+}
+
 /** Opens an HTTP/2 session to `origin` trusting `ca`, and resolves once the server's SETTINGS came. */
 export async function h2Session(origin: string, ca: Buffer): Promise<ClientHttp2Session> {
   const session = http2.connect(origin, { ca });
