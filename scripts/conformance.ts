@@ -1,9 +1,11 @@
 /**
  * `npm run conformance`: runs the RFC 6455 conformance suite (test/conformance) against an
- * in-process undercurrent echo server, or with `--url ws://…` against any echo server, and
- * prints a table per category and the final line `conformance: X/Y OK`.
+ * in-process undercurrent echo server (over HTTP/1.1, or with `--http2` over HTTP/2, RFC 8441),
+ * or with `--url ws://…` (or `h2c://…`) against any echo server, and prints a table per category
+ * and the final line `conformance: X/Y OK`.
  *
  *   npm run conformance
+ *   npm run conformance -- --http2
  *   npm run conformance -- --url ws://127.0.0.1:9001 --cases 6.4,7 --only-failures
  *
  * Exits 1 if any case is FAILED or NON-STRICT.
@@ -17,6 +19,7 @@ import type { EchoTarget } from "../test/conformance/targets.js";
 const { values } = parseArgs({
   options: {
     url: { type: "string" },
+    http2: { type: "boolean", default: false },
     cases: { type: "string" },
     "only-failures": { type: "boolean", default: false },
     concurrency: { type: "string" },
@@ -27,8 +30,10 @@ const { values } = parseArgs({
 if (values.help) {
   process.stdout.write(
     [
-      "usage: npm run conformance -- [--url ws://host:port/path] [--cases 1,6.4,7.9.1] [--only-failures] [--concurrency N]",
-      "  --url            run against this echo server (default: undercurrent, in process)",
+      "usage: npm run conformance -- [--http2] [--url ws://host:port/path] [--cases 1,6.4,7.9.1] [--only-failures] [--concurrency N]",
+      "  --http2          undercurrent over cleartext HTTP/2 (extended CONNECT, RFC 8441) instead of HTTP/1.1",
+      "  --url            run against this echo server (default: undercurrent, in process); h2c://host:port/path",
+      "                   speaks HTTP/2 with prior knowledge",
       "  --cases          ids or id prefixes, comma-separated (default: all)",
       "  --only-failures  list only the cases that are not OK",
       "",
@@ -41,7 +46,7 @@ let target: EchoTarget | undefined;
 let url = values.url;
 if (url === undefined) {
   const { startUndercurrentEcho } = await import("../test/conformance/undercurrent-target.js");
-  target = await startUndercurrentEcho();
+  target = await startUndercurrentEcho(values.http2 ? "http2" : "http1");
   url = target.url;
 }
 

@@ -49,8 +49,13 @@ function brewCommand(programs: readonly Program[]): string {
   ].join(" && ");
 }
 
+/** The Debian packages that provide `programs`, each once (a program may need several). */
+function aptPackages(programs: readonly Program[]): string[] {
+  return [...new Set(programs.flatMap((p) => p.apt.split(" ")))];
+}
+
 function instructions(programs: readonly Program[]): string {
-  const apt = [...new Set(programs.map((p) => p.apt))].join(" ");
+  const apt = aptPackages(programs).join(" ");
   return [
     `npm test stopped before running any test: ${programs.length === 1 ? "a program" : "programs"} it needs ${programs.length === 1 ? "is" : "are"} missing.`,
     ...programs.map((p) => `  - ${p.name}, for ${p.usedBy} (or set ${p.env} to its path)`),
@@ -63,7 +68,7 @@ function instructions(programs: readonly Program[]): string {
 }
 
 function install(programs: readonly Program[]): boolean {
-  const packages = [...new Set(programs.map((p) => p.apt))];
+  const packages = aptPackages(programs);
   const log = join(tmpdir(), `undercurrent-apt-${process.pid}.log`);
   console.log(`npm test: installing the system packages its tests need: ${packages.join(" ")} (log: ${log})`);
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };

@@ -1,7 +1,8 @@
 /**
  * undercurrent on Node: `handshake(callbacks)` builds the handler, `serve(handler)` runs it. The
  * Node entry point: the only module that imports the Node adapter. Its types are the core's,
- * narrowed to Node (`exchange.request` is an `IncomingMessage`, binary messages are `Buffer`s).
+ * narrowed to Node (`exchange.request` is an `IncomingMessage`, or an `Http2ServerRequest` for a
+ * WebSocket over HTTP/2; binary messages are `Buffer`s).
  * @module
  */
 
@@ -16,8 +17,17 @@ export {
   type WebSocketHandler,
   type NextHandler,
   type UpgradeListener,
+  type StreamListener,
 } from "./adapters/node/handshake.js";
-export { serve, type Server, type ServeOptions } from "./adapters/node/serve.js";
+export {
+  serve,
+  type Server,
+  type ServeOptions,
+  type SecureServer,
+  type SecureServeOptions,
+  type TlsOptions,
+} from "./adapters/node/serve.js";
+export { attach } from "./adapters/node/attach.js";
 export {
   Channel,
   ReadyState,
@@ -28,11 +38,14 @@ export {
 } from "./core/channel.js";
 export type { SendOutcome } from "./common/types.js";
 export type { CloseEvent, ErrorEvent, DrainEvent } from "./core/callbacks.js";
-/** Argument of `onConnect` (see the core's `ConnectEvent`): `exchange.request` is an `IncomingMessage`. */
+/**
+ * Argument of `onConnect` (see the core's `ConnectEvent`): `exchange.request` is an
+ * `IncomingMessage`, or an `Http2ServerRequest` for a WebSocket over HTTP/2.
+ */
 export type ConnectEvent<T = unknown> = callbacks.ConnectEvent<T, NodeRuntime>;
 /** Argument of `onMessage` (see the core's `MessageEvent`): binary `data` is a `Buffer`. */
 export type MessageEvent<T = unknown> = callbacks.MessageEvent<T, NodeRuntime>;
-/** The HTTP side of an upgrade: the `IncomingMessage`, and its URL. */
+/** The HTTP side of an upgrade: the `IncomingMessage` (or HTTP/2 `Http2ServerRequest`), and its URL. */
 export type Exchange = options.Exchange<NodeRuntime>;
 /** Picks a subprotocol (see the core's `ProtocolSelector`). */
 export type ProtocolSelector = options.ProtocolSelector<NodeRuntime>;

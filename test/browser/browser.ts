@@ -30,10 +30,16 @@ export function launchChromium(): Promise<Browser> {
 /** A page in a new browser context, with bounded default timeouts. */
 export async function newPage(
   browser: Browser,
-  options: { viewport?: { width: number; height: number }; phone?: boolean } = {},
+  options: {
+    viewport?: { width: number; height: number };
+    phone?: boolean;
+    ignoreHTTPSErrors?: boolean;
+  } = {},
 ): Promise<Page> {
   const context = await browser.newContext({
     viewport: options.viewport ?? { width: 1000, height: 700 },
+    // A test server's self-signed certificate.
+    ignoreHTTPSErrors: options.ignoreHTTPSErrors ?? false,
     ...(options.phone === true ? { isMobile: true, hasTouch: true, deviceScaleFactor: 2 } : {}),
   });
   const page = await context.newPage();

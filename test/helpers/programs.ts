@@ -25,7 +25,7 @@ export interface Program {
   readonly candidates: readonly string[];
   /** Which tests need it. */
   readonly usedBy: string;
-  /** The Debian/Ubuntu package that provides it. */
+  /** The Debian/Ubuntu packages that provide it, separated by spaces. */
   readonly apt: string;
   /** How to get it on macOS: a Homebrew formula or cask, or another command where Homebrew has none. */
   readonly brew: { readonly formula: string } | { readonly cask: string } | { readonly command: string };
@@ -76,10 +76,20 @@ export const PROGRAMS = [
     probe: ["-c", "import websockets"],
   },
   {
+    name: "python3 with h2 and wsproto",
+    env: "PYTHON_H2",
+    // Debian's python3-h2 and python3-wsproto, like python3-websockets, install for /usr/bin/python3.
+    candidates: ["/usr/bin/python3", "python3"],
+    usedBy: "the HTTP/2 (RFC 8441) interop test with Python's h2 and wsproto",
+    apt: "python3-h2 python3-wsproto",
+    brew: { command: "python3 -m pip install h2 wsproto" },
+    probe: ["-c", "import h2, wsproto"],
+  },
+  {
     name: "openssl",
     env: "OPENSSL",
     candidates: ["openssl", "/usr/bin/openssl"],
-    usedBy: "the https/wss test (a self-signed certificate)",
+    usedBy: "the https/wss and HTTP/2 tests (a self-signed certificate)",
     apt: "openssl",
     brew: { formula: "openssl" },
   },

@@ -15,6 +15,11 @@
  * const end = await c.closed();              // { by: "server", reset: false, ... }
  * ```
  *
+ * An `h2c://host:port/path` URL (a notation of these tests) speaks the same over HTTP/2 instead:
+ * one cleartext HTTP/2 session with prior knowledge per client, the WebSocket on an extended
+ * CONNECT stream (RFC 8441), and "the TCP connection" of everything below is that stream (its
+ * END_STREAM is a FIN, its RST_STREAM a reset).
+ *
  * With `extensions` it offers permessage-deflate (RFC 7692), checks the server's answer against
  * the offer, compresses what it is asked to and inflates the server's compressed messages:
  *
@@ -27,7 +32,9 @@
  * @module
  */
 import { createHash, randomBytes } from "node:crypto";
-import { connect as netConnect, type Socket } from "node:net";
+import { connect as http2Connect, constants as http2Constants, type ClientHttp2Stream } from "node:http2";
+import { connect as netConnect } from "node:net";
+import type { Duplex } from "node:stream";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { constants as zlibConstants, deflateRawSync, inflateRawSync } from "node:zlib";
@@ -648,7 +655,7 @@ export class RawClient {
   private readonly closedPromise: Promise<TcpEnd>;
 
   private constructor(
-    private readonly socket: Socket,
+    private readonly socket: Duplex,
     /** The handshake response. */
     readonly response: HandshakeResponse,
     /** `performance.now()` when the handshake completed. */
@@ -663,7 +670,13 @@ export class RawClient {
     this.closedPromise = new Promise<TcpEnd>((resolve) => {
       socket.on("close", () => {
         this.socketClosed = true;
-        this.markEnd("server", false, undefined);
+        // An HTTP/2 stream that closed with RST_STREAM (other than NO_ERROR) was reset.
+        const rstCode = (socket as Partial<ClientHttp2Stream>).rstCode;
+        this.markEnd(
+          "server",
+          rstCode !== undefined && rstCode !== http2Constants.NGHTTP2_NO_ERROR,
+          undefined,
+        );
         this.notify();
         resolve(this.tcpEnd as TcpEnd);
       });
@@ -671,7 +684,8 @@ export class RawClient {
     socket.on("data", (chunk: Buffer) => this.onData(chunk));
     socket.on("end", () => this.markEnd("server", false, undefined));
     socket.on("error", (error: NodeJS.ErrnoException) => {
-      const reset = error.code === "ECONNRESET" || error.code === "EPIPE";
+      const reset =
+        error.code === "ECONNRESET" || error.code === "EPIPE" || error.code === "ERR_HTTP2_STREAM_ERROR";
       this.markEnd(reset ? "server" : "client", reset, error);
     });
   }
@@ -681,6 +695,7 @@ export class RawClient {
    * @throws HandshakeError when the answer is not a `101` with the right `Sec-WebSocket-Accept`.
    */
   static connect(url: string, options: ConnectOptions = {}): Promise<RawClient> {
+    if (url.startsWith("h2c:")) return RawClient.connectH2(url, options);
     const { host, port, path, hostHeader } = parseUrl(url);
     const timeoutMs = options.timeoutMs ?? 5000;
     const key = randomBytes(16).toString("base64");
@@ -785,6 +800,96 @@ export class RawClient {
       socket.on("error", fail);
       socket.on("close", onClose);
       socket.on("connect", () => socket.write(request));
+    });
+  }
+
+  /**
+   * Opens an HTTP/2 session to an `h2c://` URL with prior knowledge (RFC 9113 §3.3), waits for the
+   * server's SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441 §3: a client may not send an extended
+   * CONNECT before), and opens the WebSocket as an extended CONNECT stream (RFC 8441 §4); the
+   * answer must be `:status 200`. The session closes with the stream.
+   * @throws HandshakeError when the server does not allow extended CONNECT or does not answer 200.
+   */
+  private static connectH2(url: string, options: ConnectOptions): Promise<RawClient> {
+    const { host, port, path, hostHeader } = parseUrl(url.replace(/^h2c:/, "http:"));
+    const timeoutMs = options.timeoutMs ?? 5000;
+    const headers: Record<string, string> = {
+      ":method": "CONNECT",
+      ":protocol": "websocket",
+      ":scheme": "http",
+      ":authority": hostHeader,
+      ":path": path,
+      "sec-websocket-version": "13",
+      ...(options.extensions !== undefined ? { "sec-websocket-extensions": options.extensions } : {}),
+      ...Object.fromEntries(Object.entries(options.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v])),
+    };
+    return new Promise<RawClient>((resolve, reject) => {
+      const session = http2Connect(`http://${hostHeader}`, { host, port });
+      session.on("error", () => {}); // reported through the stream, or as a failed handshake
+      const timer = setTimeout(
+        () => fail(new RawClientTimeoutError(`handshake with ${url}`, timeoutMs)),
+        timeoutMs,
+      );
+      function fail(error: Error): void {
+        clearTimeout(timer);
+        // Not in the tick a reset stream closes in: Node's client can spin there (test/integration/http2.test.ts).
+        setImmediate(() => session.destroy());
+        reject(error);
+      }
+      const sessionClosed = (): void =>
+        fail(new HandshakeError("the HTTP/2 session closed during the handshake", 0, {}, ""));
+      session.once("close", sessionClosed);
+      session.once("remoteSettings", (settings) => {
+        if (settings.enableConnectProtocol !== true) {
+          return fail(
+            new HandshakeError("the server does not allow extended CONNECT (RFC 8441 §3)", 0, {}, ""),
+          );
+        }
+        const stream = session.request(headers, { endStream: false });
+        stream.on("error", () => {}); // the stream's end is recorded on close
+        const streamClosed = (): void =>
+          fail(
+            new HandshakeError(
+              `the stream closed during the handshake (RST_STREAM ${stream.rstCode})`,
+              0,
+              {},
+              "",
+            ),
+          );
+        stream.once("close", streamClosed);
+        stream.once("response", (answer) => {
+          const status = Number(answer[":status"]);
+          const responseHeaders: Record<string, string> = {};
+          for (const [name, value] of Object.entries(answer)) {
+            if (!name.startsWith(":") && value !== undefined) responseHeaders[name] = String(value);
+          }
+          if (status !== 200) {
+            let body = "";
+            stream.setEncoding("utf8");
+            stream.on("data", (chunk: string) => (body += chunk));
+            stream.once("end", () =>
+              fail(new HandshakeError(`expected 200, got ${status}`, status, responseHeaders, body)),
+            );
+            return;
+          }
+          clearTimeout(timer);
+          session.off("close", sessionClosed);
+          stream.off("close", streamClosed);
+          stream.once("close", () => session.close());
+          // As a TCP socket does by default (allowHalfOpen false), end our side when the server
+          // has ended its own.
+          stream.once("end", () => stream.end());
+          resolve(
+            new RawClient(
+              stream,
+              { status, statusText: "", headers: responseHeaders },
+              performance.now(),
+              { replyToClose: options.replyToClose ?? true, autoPong: options.autoPong ?? false },
+              options.extensions,
+            ),
+          );
+        });
+      });
     });
   }
 

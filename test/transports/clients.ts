@@ -10,12 +10,18 @@
  * compresses what it sends. The browser API has no ping either: undici's pings go out through
  * its `ping()` export and are observed on its diagnostics channels `undici:websocket:ping` and
  * `undici:websocket:pong`.
+ *
+ * Over HTTP/2 (RFC 8441), `h2Client(ca)` is a client of our own on Node's `http2.connect`
+ * (`test/helpers/h2-client.ts`): every WebSocket on a session of its own, masked frames on an
+ * extended CONNECT stream; it can do everything `ws` can, and its "cut" is RST_STREAM CANCEL.
  * @module
  */
 import assert from "node:assert/strict";
 import diagnosticsChannel from "node:diagnostics_channel";
 import { WebSocket as WsSocket, type RawData } from "ws";
 import { WebSocket as UndiciSocket, ping as undiciPing } from "undici";
+import type { ClientHttp2Session } from "node:http2";
+import { H2WebSocket, h2Session } from "../helpers/h2-client.js";
 import {
   WAIT,
   within,
@@ -25,6 +31,7 @@ import {
   type OpenOptions,
   type Received,
 } from "./behaviour-suite.js";
+import { Opcode, buildFrame } from "../helpers/raw-client.js";
 
 /** The message queue and the close record every client wrapper shares. */
 abstract class QueuedPeer {
@@ -135,31 +142,44 @@ class WsPeer extends QueuedPeer implements ClientPeer {
   }
 }
 
+/** The `ws` package; with `ca`, over TLS trusting exactly that certificate (HTTP/1.1 upgrades). */
+function wsClientFor(name: string, ca?: Buffer): ClientUnderTest {
+  return {
+    name,
+    can: {
+      fragments: true,
+      rawText: true,
+      cut: true,
+      anyCloseCode: true,
+      echoesClose: "code and reason",
+      deflate: { offers: "when asked", compresses: true },
+    },
+    async open(url: string, options: OpenOptions = {}): Promise<ClientPeer> {
+      const ws = new WsSocket(url, options.protocols, {
+        perMessageDeflate: options.deflate === true,
+        ...(ca !== undefined ? { ca } : {}),
+      });
+      const peer = new WsPeer(ws);
+      await within(
+        new Promise<void>((resolve, reject) => {
+          ws.once("open", () => resolve());
+          ws.once("error", reject);
+        }),
+        WAIT,
+        `open ${url}`,
+      );
+      return peer;
+    },
+  };
+}
+
 /** The `ws` package. */
-export const wsClient: ClientUnderTest = {
-  name: "ws",
-  can: {
-    fragments: true,
-    rawText: true,
-    cut: true,
-    anyCloseCode: true,
-    echoesClose: "code and reason",
-    deflate: { offers: "when asked", compresses: true },
-  },
-  async open(url: string, options: OpenOptions = {}): Promise<ClientPeer> {
-    const ws = new WsSocket(url, options.protocols, { perMessageDeflate: options.deflate === true });
-    const peer = new WsPeer(ws);
-    await within(
-      new Promise<void>((resolve, reject) => {
-        ws.once("open", () => resolve());
-        ws.once("error", reject);
-      }),
-      WAIT,
-      `open ${url}`,
-    );
-    return peer;
-  },
-};
+export const wsClient: ClientUnderTest = wsClientFor("ws");
+
+/** The `ws` package over TLS (`wss://`, HTTP/1.1), trusting exactly `ca`. */
+export function wssClient(ca: Buffer): ClientUnderTest {
+  return wsClientFor("ws over TLS (HTTP/1.1)", ca);
+}
 
 /** Resolves with the payload of the next ping or pong `ws` receives, seen on undici's diagnostics channel. */
 function nextControl(kind: "ping" | "pong", ws: UndiciSocket): Promise<Buffer> {
@@ -249,3 +269,95 @@ export const undiciClient: ClientUnderTest = {
     return peer;
   },
 };
+
+/** A WebSocket on an HTTP/2 stream, through `H2WebSocket`. */
+class H2Peer extends QueuedPeer implements ClientPeer {
+  readonly ws: H2WebSocket;
+
+  constructor(ws: H2WebSocket) {
+    super();
+    this.ws = ws;
+    ws.onmessage = (message) => this.received(message);
+    void ws.closed("the stream closes").then(
+      ({ rstCode }) => {
+        const close = ws.serverClose;
+        this.sawClose({
+          code: close === undefined ? 1006 : (close.code ?? 1005),
+          reason: close?.reason ?? "",
+          wasClean: close !== undefined && ws.closeSent && rstCode === 0,
+        });
+      },
+      (error: Error) => this.log.push(`error: ${error.message}`),
+    );
+  }
+
+  get protocol(): string {
+    return this.ws.protocol;
+  }
+  get extensions(): string {
+    return this.ws.extensions;
+  }
+  sendText(text: string): void {
+    this.ws.sendMessage("text", text);
+  }
+  sendBinary(data: Uint8Array): void {
+    this.ws.sendMessage("binary", data);
+  }
+  ping(payload: Uint8Array): Promise<Buffer> {
+    return this.ws.ping(payload);
+  }
+  nextPing(): Promise<Buffer> {
+    return this.ws.nextPing();
+  }
+  close(code?: number, reason?: string): void {
+    this.ws.close(code, reason);
+  }
+  sendFragments(kind: "text" | "binary", fragments: readonly Uint8Array[], between?: () => void): void {
+    fragments.forEach((fragment, i) => {
+      if (i === 1) between?.();
+      const opcode = i > 0 ? Opcode.Continuation : kind === "text" ? Opcode.Text : Opcode.Binary;
+      this.ws.send(buildFrame({ opcode, payload: fragment, fin: i === fragments.length - 1 }));
+    });
+  }
+  sendRawText(bytes: Uint8Array): void {
+    this.ws.send(buildFrame({ opcode: Opcode.Text, payload: bytes }));
+  }
+  cut(): void {
+    this.ws.cut();
+  }
+}
+
+/**
+ * A WebSocket client over HTTP/2 (RFC 8441) that trusts `ca`: `wss://host:port/path` opens an
+ * HTTP/2 session to `https://host:port` and an extended CONNECT stream for `/path` on it.
+ */
+export function h2Client(ca: Buffer): ClientUnderTest {
+  return {
+    name: "http2",
+    can: {
+      fragments: true,
+      rawText: true,
+      cut: true,
+      anyCloseCode: true,
+      echoesClose: "code and reason",
+      deflate: { offers: "when asked", compresses: true },
+    },
+    async open(url: string, options: OpenOptions = {}): Promise<ClientPeer> {
+      const target = new URL(url);
+      const session: ClientHttp2Session = await h2Session(`https://${target.host}`, ca);
+      try {
+        const ws = await H2WebSocket.open(session, `${target.pathname}${target.search}`, {
+          ...(options.protocols !== undefined ? { protocols: options.protocols } : {}),
+          ...(options.deflate === true ? { extensions: "permessage-deflate; client_max_window_bits" } : {}),
+        });
+        // The session lives as long as its one WebSocket.
+        ws.stream.once("close", () => session.close());
+        return new H2Peer(ws);
+      } catch (error) {
+        // Not in the tick the refused stream closed: Node's client can spin in destroy() then.
+        setImmediate(() => session.destroy());
+        throw error;
+      }
+    },
+  };
+}

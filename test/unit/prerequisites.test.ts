@@ -65,3 +65,11 @@ test("locate() honours the environment variable and nothing else when it is set"
     else process.env[redis.env] = saved;
   }
 });
+
+test("a program that needs two packages names both, and each package once", () => {
+  const { status, output } = run({ PYTHON_H2: "/bin/false", PYTHON_WEBSOCKETS: "/bin/false" });
+  assert.equal(status, 1);
+  assert.match(output, /- python3 with h2 and wsproto, for .*PYTHON_H2/);
+  assert.match(output, /sudo apt-get install -y python3-websockets python3-h2 python3-wsproto$/m);
+  assert.match(output, /python3 -m pip install websockets && python3 -m pip install h2 wsproto$/m);
+});

@@ -1,11 +1,18 @@
 /**
  * `handshake()`: callbacks in, an HTTP handler out. The handler is a request listener (and
- * Connect/Express middleware) for plain requests, and its `.upgrade` takes the server's
- * `upgrade` event.
+ * Connect/Express middleware) for plain requests, its `.upgrade` takes the server's `upgrade`
+ * event (HTTP/1.1), and its `.stream` takes an HTTP/2 server's `stream` event (extended CONNECT,
+ * RFC 8441).
  * @module
  */
 
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type {
+  Http2ServerRequest,
+  Http2ServerResponse,
+  IncomingHttpHeaders,
+  ServerHttp2Stream,
+} from "node:http2";
 import type { Duplex } from "node:stream";
 import { checkCallbacks, type Callbacks as CoreCallbacks } from "../../core/callbacks.js";
 import { checkClose, type BinaryData, type Channel } from "../../core/channel.js";
@@ -13,13 +20,18 @@ import { resolveOptions, type Options as CoreOptions } from "../../core/options.
 import { CloseCode } from "../../protocol/close-codes.js";
 import { isWebSocketRequest, parseTarget, validateUpgrade } from "../../protocol/handshake.js";
 import { acceptUpgrade, afterEarlierResponses, refuseUpgrade } from "./upgrade.js";
+import { acceptStream, goAway, refuseStream } from "./http2.js";
+import { connectKind, connectPathname } from "../../protocol/extended-connect.js";
 import { createContext } from "../../core/context.js";
 import { ZlibLimiter } from "./zlib.js";
 import { SlabPool } from "../../protocol/outgoing.js";
 import { nodeClock } from "./clock.js";
 import { toBuffer, type NodeContext, type NodeRuntime } from "./context.js";
 
-/** The callbacks of a Node handler: `exchange.request` is an `IncomingMessage`, `data` a `Buffer`. */
+/**
+ * The callbacks of a Node handler: `exchange.request` is an `IncomingMessage` (HTTP/1.1) or an
+ * `Http2ServerRequest` (HTTP/2), `data` a `Buffer`.
+ */
 export type Callbacks<T = unknown> = CoreCallbacks<T, NodeRuntime>;
 /** The options of a Node handler. */
 export type Options<T = unknown> = CoreOptions<T, NodeRuntime>;
@@ -28,9 +40,24 @@ export type Options<T = unknown> = CoreOptions<T, NodeRuntime>;
 export type UpgradeListener = (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
 /**
+ * An HTTP/2 server's `stream` event listener, which says whether it took the stream: true when
+ * the stream was a CONNECT and has been answered (a WebSocket, or a refusal), false when it is
+ * an ordinary request, left untouched for the caller.
+ */
+export type StreamListener = (
+  stream: ServerHttp2Stream,
+  headers: IncomingHttpHeaders,
+  flags?: number,
+  rawHeaders?: string[],
+) => boolean;
+
+/**
  * A handler for requests this one does not take: any request listener, or middleware taking
  * `next`. If it has an `upgrade` method (another WebSocket handler, say), upgrade requests this
- * handler does not take go there.
+ * handler does not take go there, and likewise HTTP/2 extended CONNECT streams to its `stream`
+ * method. Served over HTTP/2 (`serve()` with `tls`, or {@link attach}), it receives Node's
+ * compatibility objects, `Http2ServerRequest` and `Http2ServerResponse`, as any request listener
+ * of an `http2` server does.
  */
 export type NextHandler = ((
   request: IncomingMessage,
@@ -38,20 +65,50 @@ export type NextHandler = ((
   next?: (error?: unknown) => void,
 ) => void) & {
   upgrade?: UpgradeListener;
+  stream?: StreamListener;
   close?: () => Promise<void>;
 };
 
-/** What `handshake()` returns: a request listener with `.upgrade`, its connections and `close()`. */
+/**
+ * What `handshake()` returns: a request listener with `.upgrade` (HTTP/1.1) and `.stream`
+ * (HTTP/2), its connections and `close()`.
+ */
 export interface WebSocketHandler<T = unknown> {
-  /** Request listener / middleware: plain requests go to the next handler (or get 426). */
-  (request: IncomingMessage, response: ServerResponse, next?: (error?: unknown) => void): void;
+  /**
+   * Request listener / middleware, for `node:http` and `node:http2` servers alike: plain requests
+   * go to the next handler (or get 426 over HTTP/1.1, 405 with `allow: CONNECT` over HTTP/2).
+   */
+  (
+    request: IncomingMessage | Http2ServerRequest,
+    response: ServerResponse | Http2ServerResponse,
+    next?: (error?: unknown) => void,
+  ): void;
   /** Listener for the server's `upgrade` event: `server.on("upgrade", handler.upgrade)`. */
   readonly upgrade: UpgradeListener;
+  /**
+   * Takes the CONNECT streams of an HTTP/2 server (RFC 8441): an extended CONNECT for
+   * `websocket` at this handler's path becomes a WebSocket; one for another path goes on to the
+   * next handler's `stream`, else gets 404; another `:protocol` gets 400 and a plain CONNECT
+   * 501. Returns false, touching nothing, for an ordinary request. {@link attach} wires it; call
+   * it yourself from a `stream` listener of your own:
+   *
+   * @example
+   * ```ts
+   * const server = http2.createSecureServer({ cert, key, settings: { enableConnectProtocol: true } });
+   * server.on("stream", (stream, headers) => {
+   *   if (handler.stream(stream, headers)) return; // a WebSocket, or a refused CONNECT
+   *   stream.respond({ ":status": 200 });
+   *   stream.end("hello");
+   * });
+   * ```
+   */
+  readonly stream: StreamListener;
   /** The open channels of this handler. */
   readonly connections: ReadonlySet<Channel<T>>;
   /**
    * Refuses new upgrades (503), closes every connection with `code` (default 1001), and
-   * resolves when all have closed (each within `closeTimeout`). Closes the next handler too.
+   * resolves when all have closed (each within `closeTimeout`); then sends GOAWAY on the HTTP/2
+   * sessions that carried its WebSockets. Closes the next handler too.
    * A code or reason that cannot be sent (see `channel.close`) rejects with
    * `InvalidArgumentError` and changes nothing.
    */
@@ -117,6 +174,7 @@ export function handshake<T = unknown>(
     ...createContext<T, NodeRuntime>(callbacks, resolved, nodeClock, toBuffer, options?.broker),
     zlib: resolved.compression === undefined ? undefined : new ZlibLimiter(resolved.compression.concurrency),
     slabs: new SlabPool(Buffer.allocUnsafe),
+    h2Sessions: new Set(),
   };
   const connections = context.connections;
 
@@ -129,6 +187,17 @@ export function handshake<T = unknown>(
   };
 
   const handler = (
+    request: IncomingMessage | Http2ServerRequest,
+    response: ServerResponse | Http2ServerResponse,
+    nextMiddleware?: (error?: unknown) => void,
+  ): void => {
+    if (request.httpVersionMajor === 2) {
+      return plainH2(request as Http2ServerRequest, response as Http2ServerResponse, nextMiddleware);
+    }
+    serveHttp1(request as IncomingMessage, response as ServerResponse, nextMiddleware);
+  };
+
+  const serveHttp1 = (
     request: IncomingMessage,
     response: ServerResponse,
     nextMiddleware?: (error?: unknown) => void,
@@ -151,6 +220,51 @@ export function handshake<T = unknown>(
     if (nextMiddleware !== undefined) return nextMiddleware();
     response.writeHead(426, { Upgrade: "websocket", "Content-Type": "text/plain; charset=utf-8" });
     response.end("this endpoint speaks WebSocket: send an upgrade request");
+  };
+
+  // A request over HTTP/2 (Node's compatibility API). A WebSocket never comes this way (an
+  // extended CONNECT is a stream, see `stream`), so it goes to the next handler. Without one:
+  // not 426, which needs an Upgrade header (RFC 9110 §15.5.22) that HTTP/2 forbids (RFC 9113
+  // §8.2.2), but 405 with the one method that opens a WebSocket here (RFC 8441 §4).
+  const plainH2 = (
+    request: Http2ServerRequest,
+    response: Http2ServerResponse,
+    nextMiddleware?: (error?: unknown) => void,
+  ): void => {
+    if (next !== undefined) {
+      return next(
+        request as unknown as IncomingMessage,
+        response as unknown as ServerResponse,
+        nextMiddleware,
+      );
+    }
+    if (nextMiddleware !== undefined) return nextMiddleware();
+    response.writeHead(405, { allow: "CONNECT", "content-type": "text/plain; charset=utf-8" });
+    response.end("this endpoint speaks WebSocket: send an extended CONNECT (RFC 8441)");
+  };
+
+  const stream: StreamListener = (h2stream, headers, flags, rawHeaders) => {
+    const kind = connectKind(headers);
+    if (kind === "request") return false;
+    if (kind === "websocket") {
+      // A :path that is not a path is taken, so that validation refuses it as malformed.
+      const pathname = connectPathname(headers);
+      if (pathname === undefined || resolved.matchPath(pathname)) {
+        acceptStream(context, h2stream, headers, rawHeaders);
+        return true;
+      }
+    }
+    if (next?.stream !== undefined) return next.stream(h2stream, headers, flags, rawHeaders);
+    if (kind === "websocket") refuseStream(h2stream, 404, "no WebSocket endpoint at this path");
+    else if (kind === "other-protocol") {
+      refuseStream(h2stream, 400, "unsupported :protocol; only websocket is spoken here");
+    }
+    // RFC 9110 §9.1: "An origin server that receives a request method that is unrecognized or
+    // not implemented SHOULD respond with the 501 (Not Implemented) status code": this server
+    // is no proxy, so a CONNECT tunnel (RFC 9113 §8.5) is not implemented.
+    else
+      refuseStream(h2stream, 501, "CONNECT tunnels are not served here; WebSockets use :protocol websocket");
+    return true;
   };
 
   const upgrade: UpgradeListener = (request, socket, head) => {
@@ -178,12 +292,14 @@ export function handshake<T = unknown>(
     if (invalid !== undefined) throw invalid;
     context.closing = true;
     await Promise.all([...connections].map((channel) => channel.close(code, reason)));
+    goAway(context);
     await context.topics.close();
     await next?.close?.();
   };
 
   return Object.assign(handler, {
     upgrade,
+    stream,
     connections: connections as ReadonlySet<Channel<T>>,
     close,
     handshakeTimeout: resolved.handshakeTimeout,

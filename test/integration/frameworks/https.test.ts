@@ -1,18 +1,13 @@
 /**
  * examples/https.ts: undercurrent on node:https, clients on wss://. The test makes a
- * self-signed certificate for localhost and 127.0.0.1 with the openssl CLI, and the clients
- * trust exactly that certificate.
+ * self-signed certificate for localhost and 127.0.0.1 with the openssl CLI
+ * (test/helpers/certificate.ts), and the clients trust exactly that certificate.
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { promisify } from "node:util";
 import { WebSocket } from "ws";
 import { start } from "../../../examples/https.js";
-import { program } from "../../helpers/programs.js";
+import { selfSignedCertificate, type Certificate } from "../../helpers/certificate.js";
 import {
   TEST,
   WAIT,
@@ -26,7 +21,7 @@ import {
 } from "./kit.js";
 
 describe("node:https and wss:// (examples/https.ts)", () => {
-  let dir: string;
+  let certificate: Certificate | undefined;
   let certPath: string;
   let keyPath: string;
   let cert: Buffer;
@@ -35,39 +30,15 @@ describe("node:https and wss:// (examples/https.ts)", () => {
   let base: string;
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), "undercurrent-https-"));
-    certPath = join(dir, "cert.pem");
-    keyPath = join(dir, "key.pem");
-    // execFile's own timeout kills openssl if it hangs.
-    await promisify(execFile)(
-      program("openssl"),
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=localhost",
-        "-addext",
-        "subjectAltName=DNS:localhost,IP:127.0.0.1",
-        "-keyout",
-        keyPath,
-        "-out",
-        certPath,
-      ],
-      { timeout: WAIT },
-    );
-    [cert, key] = await Promise.all([readFile(certPath), readFile(keyPath)]);
+    certificate = await selfSignedCertificate(WAIT);
+    ({ cert, key, certPath, keyPath } = certificate);
     app = await start(0, { cert, key });
     base = `127.0.0.1:${app.port}`;
   });
 
   after(async () => {
     await app?.close();
-    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+    await certificate?.remove();
   });
 
   test("a plain request is answered over TLS", TEST, async () => {
