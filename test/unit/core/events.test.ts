@@ -220,7 +220,11 @@ describe("upgrade events", () => {
     const o = observed({}, { compression: true });
     await decide(o.context, { ...REQUEST, extensions: "permessage-deflate; =" });
     const clock = new FakeClock();
-    const slow = observed({}, { onUpgrade: () => new Promise<undefined>(() => {}), handshakeTimeout: 100 }, clock);
+    const slow = observed(
+      {},
+      { onUpgrade: () => new Promise<undefined>(() => {}), handshakeTimeout: 100 },
+      clock,
+    );
     const done = decide(slow.context);
     clock.advance(100);
     await done;
