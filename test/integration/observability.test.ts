@@ -135,6 +135,8 @@ test("upgrade:refused names the check, for the transport's refusals and the core
   assert.equal(await rawUpgrade(port, "/elsewhere", {}), 404);
   assert.equal(await rawUpgrade(port, "/ws", { Origin: "https://evil.example" }), 403);
   assert.equal(await rawUpgrade(port, "/ws", { Origin: "https://ok.example" }), 101);
+  // Asks for websocket without `Connection: Upgrade`: Node hands it to the request listener.
+  assert.equal(await rawUpgrade(port, "/ws", { Connection: "keep-alive" }), 400);
   const refused = seen
     .filter(([name]) => name === "undercurrent:upgrade:refused")
     .map(([, m]) => [m["check"], m["status"]]);
@@ -142,6 +144,7 @@ test("upgrade:refused names the check, for the transport's refusals and the core
     ["handshake", 426],
     ["path", 404],
     ["origins", 403],
+    ["handshake", 400],
   ]);
   const withUrl = seen.find(([name]) => name === "undercurrent:upgrade:refused")![1] as {
     exchange: { url: URL };
@@ -149,7 +152,7 @@ test("upgrade:refused names the check, for the transport's refusals and the core
   };
   assert.equal(withUrl.exchange.url.pathname, "/ws");
   assert.match(withUrl.reason, /version/i);
-  assert.deepEqual(handler.stats().upgrades.refused, { 403: 1, 404: 1, 426: 1 });
+  assert.deepEqual(handler.stats().upgrades.refused, { 400: 1, 403: 1, 404: 1, 426: 1 });
 });
 
 test("connection:error and backpressure reach their channels; stats count the drop", async () => {
