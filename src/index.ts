@@ -8,6 +8,7 @@
 
 import type * as callbacks from "./core/callbacks.js";
 import type * as options from "./core/options.js";
+import type * as events from "./core/events.js";
 import type { NodeRuntime } from "./adapters/node/context.js";
 
 export {
@@ -63,6 +64,26 @@ export {
 } from "./core/options.js";
 export { CloseCode, type CloseCodeValue } from "./protocol/close-codes.js";
 export {
+  HANDLER_EVENTS,
+  type EventName,
+  type HandlerEventName,
+  type EventMessages,
+  type RefusalCheck,
+  type ClosedBy,
+  type ConnectionCloseMessage,
+  type ConnectionErrorMessage,
+  type BackpressureMessage,
+} from "./core/events.js";
+export type { HandlerStats, StatsOptions } from "./core/stats.js";
+/** `undercurrent:upgrade:accepted` (see the core's `UpgradeAcceptedMessage`). */
+export type UpgradeAcceptedMessage = events.UpgradeAcceptedMessage<NodeRuntime>;
+/** `undercurrent:upgrade:refused` (see the core's `UpgradeRefusedMessage`). */
+export type UpgradeRefusedMessage = events.UpgradeRefusedMessage<NodeRuntime>;
+/** `undercurrent:connection:open` (see the core's `ConnectionOpenMessage`). */
+export type ConnectionOpenMessage<T = unknown> = events.ConnectionOpenMessage<T, NodeRuntime>;
+/** What `onEvent` receives, narrowed to Node (see the core's `UndercurrentEvent`). */
+export type UndercurrentEvent<T = unknown> = events.UndercurrentEvent<T, NodeRuntime>;
+export {
   UndercurrentError,
   ProtocolError,
   UpgradeResponseError,
@@ -85,6 +106,7 @@ export {
   decodeEnvelope,
   type Broker,
   type BrokerTarget,
+  type BrokerStateMessage,
   type Envelope,
   type TopicMessage,
 } from "./pubsub/broker.js";

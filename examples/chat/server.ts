@@ -47,8 +47,34 @@ export function chatPage(next?: NextHandler): NextHandler {
   };
 }
 
-/** The chat's WebSocket handler at `/chat`; other requests go to `next`. */
+/** What the page's live panel polls from `/stats`: this server's chat figures. */
+export interface PanelStats {
+  readonly connections: number;
+  readonly messagesIn: number;
+  readonly messagesOut: number;
+  /** The server's clock, in ms, when the figures were taken. */
+  readonly at: number;
+}
+
+/**
+ * The chat's WebSocket handler at `/chat`; `GET /stats` answers the page's live panel from
+ * `handler.stats()`; other requests go to `next`.
+ */
 export function chat(next: NextHandler, options: { broker?: Broker } = {}): WebSocketHandler<Member> {
+  const site: NextHandler = (request, response, done) => {
+    if ((request.url ?? "/").split("?")[0] !== "/stats") return next(request, response, done);
+    const stats = handler.stats();
+    const body: PanelStats = {
+      connections: stats.connections,
+      messagesIn: stats.messages.in,
+      messagesOut: stats.messages.out,
+      at: Date.now(),
+    };
+    response.writeHead(200, { "Content-Type": "application/json", "Cache-Control": "no-store" });
+    response.end(JSON.stringify(body));
+  };
+  site.upgrade = next.upgrade;
+  site.close = next.close;
   const topic = (room: string) => `room:${room}`;
   /** Rooms with members on this process, for the presence heartbeat. */
   const rooms = new Map<string, number>();
@@ -72,7 +98,7 @@ export function chat(next: NextHandler, options: { broker?: Broker } = {}): WebS
   heartbeat.unref();
 
   const handler = handshake<Member>(
-    next,
+    site,
     {
       onMessage({ channel, text }) {
         let message: { type?: unknown; room?: unknown; nick?: unknown; text?: unknown };

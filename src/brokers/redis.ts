@@ -23,11 +23,13 @@
  *
  * On connection loss the broker keeps serving local subscribers, reports the outage once
  * through `onError`, reconnects with exponential backoff, and subscribes again to every topic
- * that has subscribers here.
+ * that has subscribers here. Each change is published on the `undercurrent:broker:state`
+ * diagnostics channel (`connected`, `lost`, `resubscribed` with the messages dropped meanwhile).
  * @module
  */
 
 import { randomBytes } from "node:crypto";
+import { channel } from "node:diagnostics_channel";
 import type { Redis as RedisClient, RedisOptions } from "ioredis";
 import { UndercurrentError } from "../protocol/errors.js";
 import { InvalidArgumentError } from "../common/errors.js";
@@ -36,9 +38,13 @@ import {
   decodeEnvelope,
   encodeEnvelope,
   type Broker,
+  type BrokerStateMessage,
   type BrokerTarget,
   type Publication,
 } from "../pubsub/broker.js";
+
+/** `undercurrent:broker:state`: see {@link BrokerStateMessage}. */
+const stateChannel = channel("undercurrent:broker:state");
 
 /** Options of {@link RedisBroker}. */
 export interface RedisBrokerOptions {
@@ -117,6 +123,11 @@ export class RedisBroker implements Broker {
   #reported = false;
   #closed = false;
   #dropped = 0;
+  /** Both connections were up at the last change (for `undercurrent:broker:state`). */
+  #up = false;
+  #everUp = false;
+  /** {@link dropped} when the current outage began. */
+  #droppedBefore = 0;
   #waiters: (() => void)[] = [];
 
   constructor(options: RedisBrokerOptions = {}) {
@@ -316,6 +327,9 @@ export class RedisBroker implements Broker {
     if (client === this.#publisher) this.#publisherReady = false;
     else this.#subscriberReady = false;
     if (wasConnected && !this.#closed) {
+      this.#up = false;
+      this.#droppedBefore = this.#dropped;
+      this.#state("lost", 0);
       this.#report(
         new RedisBrokerError("lost the connection to Redis; delivering to local subscribers only"),
       );
@@ -344,9 +358,22 @@ export class RedisBroker implements Broker {
   /** Wakes `ready()` waiters; a new outage may be reported once both connections are back. */
   #changed(): void {
     if (this.connected) this.#reported = false;
+    if (this.connected && !this.#up && !this.#closed) {
+      this.#up = true;
+      if (this.#everUp) this.#state("resubscribed", this.#dropped - this.#droppedBefore);
+      else this.#state("connected", 0);
+      this.#everUp = true;
+    }
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const wake of waiters) wake();
+  }
+
+  /** Tells `undercurrent:broker:state`, when someone listens. */
+  #state(state: BrokerStateMessage["state"], dropped: number): void {
+    if (!stateChannel.hasSubscribers) return;
+    const message: BrokerStateMessage = { broker: this, state, dropped, topics: this.#wanted.size };
+    stateChannel.publish(message);
   }
 
   #nextChange(): Promise<void> {

@@ -23,6 +23,7 @@ import { followThenable, isThenable } from "../common/thenable.js";
 import type { HandlerContext } from "./context.js";
 import type { Exchange, Runtime } from "./options.js";
 import { startTimer } from "./timers.js";
+import type { RefusalCheck } from "./events.js";
 
 /** What a transport asks: a request that passed its own validation. */
 export interface AdmissionRequest<R extends Runtime = Runtime> {
@@ -51,18 +52,20 @@ export type Admission<T> =
       readonly status: number;
       readonly body: string;
       readonly headers: Readonly<Record<string, string>> | undefined;
+      /** Which check refused (for observability). */
+      readonly check: RefusalCheck;
     }
   /** The application failed: answer a plain 500; the error was reported to `onUpgradeError`. */
   | { readonly kind: "error"; readonly error: UndercurrentError };
 
 type Verdict<T> = Admission<T>;
 
-const refuse = <T>(status: number, body: string, headers?: Readonly<Record<string, string>>): Verdict<T> => ({
-  kind: "refuse",
-  status,
-  body,
-  headers,
-});
+const refuse = <T>(
+  status: number,
+  body: string,
+  check: RefusalCheck,
+  headers?: Readonly<Record<string, string>>,
+): Verdict<T> => ({ kind: "refuse", status, body, headers, check });
 
 /**
  * Decides on an upgrade request; `done` gets the verdict, at once or (with an async `onUpgrade`)
@@ -72,14 +75,18 @@ const refuse = <T>(status: number, body: string, headers?: Readonly<Record<strin
 export function admit<T, R extends Runtime>(
   context: HandlerContext<T, R>,
   request: AdmissionRequest<R>,
-  done: (admission: Admission<T>) => void,
+  answer: (admission: Admission<T>) => void,
 ): void {
   const { options } = context;
-  if (context.closing) return done(refuse(503, "server shutting down"));
-  if (context.connections.size + context.pending >= options.maxConnections) {
-    return done(refuse(503, "too many connections"));
-  }
   const { exchange } = request;
+  const done = (admission: Admission<T>): void => {
+    observeAdmission(context, exchange, admission);
+    answer(admission);
+  };
+  if (context.closing) return done(refuse(503, "server shutting down", "shutdown"));
+  if (context.connections.size + context.pending >= options.maxConnections) {
+    return done(refuse(503, "too many connections", "maxConnections"));
+  }
   const fail = (error: UndercurrentError): void => {
     report(context, error, exchange);
     done({ kind: "error", error });
@@ -95,7 +102,7 @@ export function admit<T, R extends Runtime>(
       return failed("origins", error);
     }
     // Only `true` lets a request through; anything but a boolean is a bug (a Promise, say).
-    if (allowed === false) return done(refuse(403, "origin not allowed"));
+    if (allowed === false) return done(refuse(403, "origin not allowed", "origins"));
     if (allowed !== true) {
       return fail(
         new UpgradeResponseError(`the origins predicate returned ${describeValue(allowed)}, not a boolean`),
@@ -112,7 +119,7 @@ export function admit<T, R extends Runtime>(
     } catch (error) {
       return failed("protocols", error);
     }
-    if (chosen === false) return done(refuse(400, "no acceptable subprotocol"));
+    if (chosen === false) return done(refuse(400, "no acceptable subprotocol", "protocols"));
     // RFC 6455 §4.2.2: the server's choice MUST be one of the values the client offered.
     if (typeof chosen === "string" && request.protocols.includes(chosen)) protocol = chosen;
     else if (chosen !== undefined) {
@@ -128,7 +135,7 @@ export function admit<T, R extends Runtime>(
   let deflate: DeflateAgreement | undefined;
   if (options.compression !== undefined) {
     const offers = parseExtensions(request.extensions as string | string[] | undefined);
-    if (offers === undefined) return done(refuse(400, "invalid Sec-WebSocket-Extensions"));
+    if (offers === undefined) return done(refuse(400, "invalid Sec-WebSocket-Extensions", "extensions"));
     deflate = negotiateDeflate(offers, options.compression);
   }
 
@@ -136,7 +143,7 @@ export function admit<T, R extends Runtime>(
     const reading = readDecision<T>(decision);
     if (reading.kind === "error") return fail(reading.error);
     if (reading.kind === "refuse") return done(reading);
-    if (context.closing) return done(refuse(503, "server shutting down"));
+    if (context.closing) return done(refuse(503, "server shutting down", "shutdown"));
     done({ kind: "accept", protocol, deflate, data: reading.data });
   };
 
@@ -162,7 +169,7 @@ export function admit<T, R extends Runtime>(
     return true;
   };
   const timer = startTimer(context.clock, options.handshakeTimeout, () => {
-    if (settle()) done(refuse(503, "upgrade check timed out"));
+    if (settle()) done(refuse(503, "upgrade check timed out", "timeout"));
   });
   timer?.unref?.();
   followThenable(result).then(
@@ -173,6 +180,42 @@ export function admit<T, R extends Runtime>(
       if (settle()) failed("onUpgrade", error);
     },
   );
+}
+
+/** Counts an admission's verdict for `handler.stats()`, and tells the event channels. */
+function observeAdmission<T, R extends Runtime>(
+  context: HandlerContext<T, R>,
+  exchange: Exchange<R>,
+  admission: Admission<T>,
+): void {
+  if (admission.kind === "accept") {
+    context.counters.accepted++;
+    const channel = context.events.upgradeAccepted;
+    if (channel.hasSubscribers) {
+      const extensions = admission.deflate?.response ?? "";
+      channel.publish({ exchange, protocol: admission.protocol, extensions });
+    }
+  } else if (admission.kind === "refuse") {
+    upgradeRefused(context, exchange, admission.status, admission.body, admission.check);
+  } else upgradeRefused(context, exchange, 500, "internal server error", "error");
+}
+
+/**
+ * An upgrade request was refused: counted for `handler.stats()` and told on
+ * `undercurrent:upgrade:refused`. Admission reports its own verdicts; a transport calls this
+ * for the requests it refuses before admission (an invalid handshake, a path it has no
+ * endpoint for).
+ */
+export function upgradeRefused<T, R extends Runtime>(
+  context: HandlerContext<T, R>,
+  exchange: Exchange<R>,
+  status: number,
+  reason: string,
+  check: RefusalCheck,
+): void {
+  context.counters.refuse(status);
+  const channel = context.events.upgradeRefused;
+  if (channel.hasSubscribers) channel.publish({ exchange, status, reason, check });
 }
 
 /** Writes `message` with `console.error`; never throws, whatever `error` is. */
@@ -214,7 +257,7 @@ type Reading<T> =
   | Extract<Admission<T>, { kind: "refuse" | "error" }>;
 
 const ACCEPT = { kind: "accept", data: undefined } as const;
-const FORBID = refuse<never>(403, "forbidden");
+const FORBID = refuse<never>(403, "forbidden", "onUpgrade");
 const REFUSAL_KEYS: ReadonlySet<PropertyKey> = new Set(["status", "headers", "body"]);
 
 function invalid(message: string, cause?: unknown): Reading<never> {
@@ -283,5 +326,5 @@ function readRefusal<T>(status: unknown, headers: unknown, body: unknown): Readi
       checked[name] = text;
     }
   }
-  return refuse(status, body ?? "refused", checked);
+  return refuse(status, body ?? "refused", "onUpgrade", checked);
 }

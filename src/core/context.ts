@@ -1,6 +1,7 @@
 /**
  * The state every connection of one handler shares, whatever transport carries it: callbacks
- * and options, the open channels, the idle sweeper, the topics and the clock. Transports add
+ * and options, the open channels, the idle sweeper, the topics and the clock, the event channels
+ * and the counters of `handler.stats()`. Transports add
  * their own per-handler resources (send slabs, the zlib limiter) beside it, in their adapter.
  * @module
  */
@@ -11,6 +12,8 @@ import type { ResolvedOptions, Runtime } from "./options.js";
 import { TopicIndex } from "../pubsub/topics.js";
 import { IdleSweeper } from "./timers.js";
 import type { Clock } from "./ports.js";
+import { handlerEvents, type EventSink, type HandlerEvents } from "./events.js";
+import { HandlerCounters } from "./stats.js";
 
 /** What every connection of one handler shares. */
 export interface HandlerContext<T, R extends Runtime = Runtime> {
@@ -27,6 +30,10 @@ export interface HandlerContext<T, R extends Runtime = Runtime> {
   readonly topics: TopicIndex;
   /** How a binary message reaches `onMessage`: the runtime's narrowing (Node: a `Buffer` view). */
   readonly binary: (data: Uint8Array) => R["binary"];
+  /** Where events go: the runtime's channels and `onEvent`. */
+  readonly events: HandlerEvents<T, R>;
+  /** What `handler.stats()` adds up. */
+  readonly counters: HandlerCounters;
 }
 
 /** The shared state of a new handler. */
@@ -36,6 +43,7 @@ export function createContext<T, R extends Runtime>(
   clock: Clock,
   binary: (data: Uint8Array) => R["binary"],
   broker: ConstructorParameters<typeof TopicIndex>[0],
+  events?: EventSink,
 ): HandlerContext<T, R> {
   return {
     callbacks,
@@ -47,5 +55,7 @@ export function createContext<T, R extends Runtime>(
     pending: 0,
     topics: new TopicIndex(broker),
     binary,
+    events: handlerEvents(events, options.onEvent),
+    counters: new HandlerCounters(),
   };
 }

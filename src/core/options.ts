@@ -6,24 +6,10 @@
 import { InvalidArgumentError, describeValue, type UndercurrentError } from "../common/errors.js";
 import type { Broker } from "../pubsub/broker.js";
 import { isTimeout, timeoutMessage } from "../common/validate.js";
+import type { Exchange, Runtime } from "./exchange.js";
+import type { EventListener } from "./events.js";
 
-/**
- * What a runtime's entry point narrows in the public types: the request an exchange carries and
- * the bytes of a binary message. The core sees only this shape; Node's entry uses
- * `{ request: IncomingMessage; binary: Buffer }`.
- */
-export interface Runtime {
-  readonly request: unknown;
-  readonly binary: Uint8Array;
-}
-
-/** The HTTP side of an upgrade: the request, and its URL parsed. */
-export interface Exchange<R extends Runtime = Runtime> {
-  /** The upgrade request as the runtime received it (Node: an `IncomingMessage`). */
-  readonly request: R["request"];
-  /** The request URL, resolved against the Host header. */
-  readonly url: URL;
-}
+export type { Exchange, Runtime };
 
 /**
  * Picks a subprotocol from those the client offered (in its order of preference): return one of
@@ -197,6 +183,21 @@ export interface Options<T = unknown, R extends Runtime = Runtime> {
    * `handler.close()`.
    */
   readonly broker?: Broker;
+  /**
+   * Hears every observability event of this handler (the messages of the
+   * `undercurrent:*` diagnostics channels, see the README's Observability section), on any
+   * runtime. A throw is written with `console.error` and goes no further. Default: none.
+   *
+   * @example
+   * ```ts
+   * handshake(callbacks, {
+   *   onEvent: (event) => {
+   *     if (event.name === "undercurrent:upgrade:refused") log.warn(event.message.check, event.message.status);
+   *   },
+   * });
+   * ```
+   */
+  readonly onEvent?: EventListener<T, R>;
 }
 
 /** The defaults, one place. */
@@ -240,6 +241,7 @@ export interface ResolvedOptions<T = unknown, R extends Runtime = Runtime> {
   readonly backpressure: BackpressurePolicy;
   /** Undefined when compression is off. */
   readonly compression: ResolvedCompression | undefined;
+  readonly onEvent: EventListener<T, R> | undefined;
 }
 
 /** Refuses a list that holds anything but strings. */
@@ -308,9 +310,12 @@ export function resolveOptions<T, R extends Runtime = Runtime>(
   if (onUpgrade !== undefined && typeof onUpgrade !== "function") {
     throw new InvalidArgumentError("onUpgrade must be a function");
   }
-  const { onUpgradeError } = options;
+  const { onUpgradeError, onEvent } = options;
   if (onUpgradeError !== undefined && typeof onUpgradeError !== "function") {
     throw new InvalidArgumentError("onUpgradeError must be a function");
+  }
+  if (onEvent !== undefined && typeof onEvent !== "function") {
+    throw new InvalidArgumentError("onEvent must be a function");
   }
   if (!["close", "drop", "buffer"].includes(backpressure)) {
     throw new InvalidArgumentError(
@@ -333,6 +338,7 @@ export function resolveOptions<T, R extends Runtime = Runtime>(
     maxBackpressure: count("maxBackpressure", options.maxBackpressure, DEFAULTS.maxBackpressure),
     backpressure,
     compression: resolveCompression(options.compression),
+    onEvent,
   };
 }
 

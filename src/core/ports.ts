@@ -32,6 +32,11 @@ export interface Clock {
   clearInterval(timer: Timer): void;
   /** Runs `callback(arg)` once the current task is done, before any I/O (Node: `process.nextTick`). */
   defer<A>(callback: (arg: A) => void, arg: A): void;
+  /**
+   * Optional: the time in ms, monotonic where the runtime can (Node: `performance.now()`), for
+   * the durations events report. Without it, `Date.now()`.
+   */
+  now?(): number;
 }
 
 /** Told when bytes (or a send) have been handed to the operating system, or failed. */
@@ -114,6 +119,9 @@ export interface Link {
   readonly closeReason: string;
   /** Bytes accepted for sending and not yet handed to the operating system. */
   readonly bufferedAmount: number;
+  /** Bytes received, and bytes handed to the transport, WebSocket framing included. */
+  readonly bytesIn: number;
+  readonly bytesOut: number;
   /** The agreed `Sec-WebSocket-Extensions` answer, "" for none. */
   readonly extensions: string;
   /** Set when published messages may share compressed bytes with like connections. */

@@ -23,8 +23,10 @@ import { Channel, type ChannelPort, type SendOptions } from "./channel.js";
 import { observe, settle, track } from "./completion.js";
 import type { HandlerContext } from "./context.js";
 import type { Exchange, Runtime } from "./options.js";
-import type { Link, LinkEvents, Timer } from "./ports.js";
+import type { Clock, Link, LinkEvents, Timer } from "./ports.js";
 import { startTimer, type IdleTarget } from "./timers.js";
+import type { ClosedBy } from "./events.js";
+import type { ConnectionCounts } from "./stats.js";
 
 const noop = (): void => {};
 const EMPTY = new Uint8Array(0);
@@ -33,7 +35,7 @@ type CallbackName = keyof Callbacks;
 
 /** The session of one connection: a {@link ChannelPort} over a {@link Link}. */
 export class Session<T, R extends Runtime = Runtime>
-  implements ChannelPort<T>, LinkEvents, IdleTarget, Subscriber
+  implements ChannelPort<T>, LinkEvents, IdleTarget, Subscriber, ConnectionCounts
 {
   readonly protocol: string;
   readonly channel: Channel<T>;
@@ -48,6 +50,13 @@ export class Session<T, R extends Runtime = Runtime>
   private closeTimer: Timer | undefined = undefined;
   private closedPromise: Promise<void> | null = null;
   private resolveClosed: (() => void) | null = null;
+  /** Messages received and sent, for `handler.stats()` and `undercurrent:connection:close`. */
+  messagesIn = 0;
+  messagesOut = 0;
+  /** When the session started, on the clock's `now()`. */
+  private openedAt = 0;
+  /** Who sent the first close frame, once one was sent by us (the peer's is told by its code). */
+  private closedBy: ClosedBy | undefined = undefined;
 
   constructor(link: Link, context: HandlerContext<T, R>, protocol: string) {
     this.link = link;
@@ -80,6 +89,14 @@ export class Session<T, R extends Runtime = Runtime>
     return this.link.remotePort;
   }
 
+  get bytesIn(): number {
+    return this.link.bytesIn;
+  }
+
+  get bytesOut(): number {
+    return this.link.bytesOut;
+  }
+
   get peers(): ReadonlySet<Channel<T>> {
     return this.context.connections;
   }
@@ -89,9 +106,21 @@ export class Session<T, R extends Runtime = Runtime>
    * until what it returned settles.
    */
   start(exchange: Exchange<R>): void {
-    const { callbacks } = this.context;
+    const { callbacks, events } = this.context;
     this.context.connections.add(this.channel);
     this.context.idle.add(this);
+    this.context.counters.open.add(this);
+    this.openedAt = now(this.context.clock);
+    if (events.connectionOpen.hasSubscribers) {
+      events.connectionOpen.publish({
+        channel: this.channel,
+        exchange,
+        protocol: this.protocol,
+        extensions: this.link.extensions,
+        remoteAddress: this.link.remoteAddress,
+        remotePort: this.link.remotePort,
+      });
+    }
     this.connecting = callbacks.onConnect !== undefined;
     this.link.start(this, this.connecting);
     if (!this.connecting) return;
@@ -120,11 +149,13 @@ export class Session<T, R extends Runtime = Runtime>
 
   /** @internal */
   text(text: string): void {
+    this.messagesIn++;
     this.call(this.context.callbacks.onMessage, { callback: "onMessage", channel: this.channel, text });
   }
 
   /** @internal */
   binary(data: Uint8Array): void {
+    this.messagesIn++;
     this.call(this.context.callbacks.onMessage, {
       callback: "onMessage",
       channel: this.channel,
@@ -134,6 +165,7 @@ export class Session<T, R extends Runtime = Runtime>
 
   /** @internal The connection failed; the link sends the close frame and ends the transport. */
   failed(error: UndercurrentError): void {
+    this.closedBy ??= "server";
     this.error(error);
   }
 
@@ -157,10 +189,31 @@ export class Session<T, R extends Runtime = Runtime>
     this.context.connections.delete(this.channel);
     this.context.idle.delete(this);
     this.context.topics.unsubscribeAll(this);
+    this.observeClose();
     if (!this.connecting) this.report();
     // onClose waits for onConnect to settle (it may never); close() means "the transport is
     // gone" and resolves now, so handler.close() cannot hang on such a connection.
     else this.resolveClosed?.();
+  }
+
+  /** Adds this connection's counts to the handler's, and tells `undercurrent:connection:close`. */
+  private observeClose(): void {
+    const { counters, events } = this.context;
+    const { closeCode: code, closeReason: reason } = this.link;
+    counters.retire(this, code);
+    if (!events.connectionClose.hasSubscribers) return;
+    events.connectionClose.publish({
+      channel: this.channel,
+      code,
+      reason,
+      // No close frame of ours went first: the peer's did, unless none came at all (1006).
+      closedBy: this.closedBy ?? (code === CloseCode.AbnormalClosure ? "transport" : "client"),
+      duration: now(this.context.clock) - this.openedAt,
+      messagesIn: this.messagesIn,
+      messagesOut: this.messagesOut,
+      bytesIn: this.link.bytesIn,
+      bytesOut: this.link.bytesOut,
+    });
   }
 
   // IdleTarget.
@@ -205,6 +258,8 @@ export class Session<T, R extends Runtime = Runtime>
    */
   error(cause: unknown, callback: CallbackName | "send callback" = "onError"): void {
     const error = toCallbackError(cause, callback);
+    const errors = this.context.events.connectionError;
+    if (errors.hasSubscribers) errors.publish({ channel: this.channel, error });
     const onError = this.context.callbacks.onError;
     const internal = (): void => void this.close(CloseCode.InternalError, "internal error").catch(noop);
     if (onError === undefined) return internal();
@@ -244,6 +299,7 @@ export class Session<T, R extends Runtime = Runtime>
     const refused = this.admit(text.length, options);
     if (refused !== undefined) return refused;
     this.link.sendText(text, options?.compress);
+    this.messagesOut++;
     return this.completion(options);
   }
 
@@ -251,6 +307,7 @@ export class Session<T, R extends Runtime = Runtime>
     const refused = this.admit(data.length, options);
     if (refused !== undefined) return refused;
     this.link.sendBinary(data, options?.compress);
+    this.messagesOut++;
     return this.completion(options);
   }
 
@@ -266,7 +323,10 @@ export class Session<T, R extends Runtime = Runtime>
   sendPrepared(frames: Uint8Array): SendOutcome {
     if (this.readyState !== ReadyState.Open) return "dropped";
     const outcome = this.policy(frames.length);
-    if (outcome === "sent") this.link.sendPrepared(frames);
+    if (outcome === "sent") {
+      this.link.sendPrepared(frames);
+      this.messagesOut++;
+    }
     return outcome;
   }
 
@@ -277,10 +337,43 @@ export class Session<T, R extends Runtime = Runtime>
    */
   private policy(size: number): SendOutcome {
     const { maxBackpressure, backpressure } = this.context.options;
-    if (backpressure === "buffer" || this.link.bufferedAmount + size <= maxBackpressure) return "sent";
+    if (backpressure === "buffer") {
+      if (this.context.events.backpressure.hasSubscribers) this.observeBuffering(size);
+      return "sent";
+    }
+    const buffered = this.link.bufferedAmount;
+    if (buffered + size <= maxBackpressure) return "sent";
+    this.observeBackpressure(backpressure, buffered, size);
     if (backpressure === "drop") return "dropped";
     void this.close(CloseCode.PolicyViolation, "backpressure limit exceeded").catch(noop);
     return "backpressure";
+  }
+
+  /** The `"buffer"` policy queued a send past the limit (checked only when someone listens). */
+  private observeBuffering(size: number): void {
+    const buffered = this.link.bufferedAmount;
+    if (buffered + size > this.context.options.maxBackpressure)
+      this.observeBackpressure("buffer", buffered, size);
+  }
+
+  /** Counts what the backpressure policy did, and tells `undercurrent:backpressure`. */
+  private observeBackpressure(
+    action: "close" | "drop" | "buffer",
+    bufferedAmount: number,
+    size: number,
+  ): void {
+    const { counters, events, options } = this.context;
+    if (action === "drop") counters.backpressureDrops++;
+    // A connection closed by the policy counts once, however many sends then find it closing.
+    else if (action === "close" && this.readyState === ReadyState.Open) counters.backpressureCloses++;
+    if (!events.backpressure.hasSubscribers) return;
+    events.backpressure.publish({
+      channel: this.channel,
+      action,
+      bufferedAmount,
+      size,
+      limit: options.maxBackpressure,
+    });
   }
 
   /** A message send that may not go: closed channel, or the policy said no. */
@@ -314,7 +407,10 @@ export class Session<T, R extends Runtime = Runtime>
     this.closedPromise ??= this.reported
       ? Promise.resolve()
       : new Promise<void>((resolve) => (this.resolveClosed = resolve));
-    if (this.link.close(code, reason)) this.armCloseTimer();
+    if (this.link.close(code, reason)) {
+      this.closedBy ??= "server";
+      this.armCloseTimer();
+    }
     return this.closedPromise;
   }
 
@@ -353,6 +449,11 @@ export class Session<T, R extends Runtime = Runtime>
   publish(topic: string, message: string | BinaryData): number {
     return this.context.topics.publish(topic, message, this);
   }
+}
+
+/** The clock's time in ms (a monotonic one where the runtime has it). */
+function now(clock: Clock): number {
+  return clock.now?.() ?? Date.now();
 }
 
 function closedBefore(error: Error): Error {

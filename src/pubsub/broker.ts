@@ -154,6 +154,22 @@ export interface Broker {
   close(): Promise<void>;
 }
 
+/**
+ * The message of `undercurrent:broker:state`: a broker's connection to its backplane changed.
+ * `connected`: up for the first time; `lost`: an outage began (messages published here reach
+ * this process only, and are counted); `resubscribed`: up again after an outage, every topic
+ * with subscribers here subscribed again.
+ */
+export interface BrokerStateMessage {
+  /** The broker that changed (a `RedisBroker`). */
+  readonly broker: Broker;
+  readonly state: "connected" | "lost" | "resubscribed";
+  /** Messages published here that did not reach the backplane during the outage that just ended (`resubscribed`); else 0. */
+  readonly dropped: number;
+  /** Topics this process is subscribed to. */
+  readonly topics: number;
+}
+
 /** A message as a networked broker sends it: the publication and the id of its process. */
 export interface Envelope {
   /** The id of the broker that published it, so it can ignore its own messages coming back. */

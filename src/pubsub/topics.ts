@@ -102,6 +102,13 @@ export class TopicIndex<S extends Subscriber = Subscriber> implements BrokerTarg
     return this.#subscribers.get(topic)?.size ?? 0;
   }
 
+  /** Every topic with subscribers in this handler, and how many each has. */
+  subscriberCounts(): Record<string, number> {
+    const counts: Record<string, number> = Object.create(null) as Record<string, number>;
+    for (const [topic, subscribers] of this.#subscribers) counts[topic] = subscribers.size;
+    return counts;
+  }
+
   /**
    * Publishes to every subscriber of `topic` but `except`, here and through the broker, and
    * returns how many subscribers in this process it was written to.

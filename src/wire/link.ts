@@ -83,6 +83,10 @@ export class ByteLink implements Link, ByteSink {
   private throttled = false;
   /** Whether the stream is currently paused (by us). */
   private readingPaused = false;
+  /** Bytes received from the stream. */
+  bytesIn = 0;
+  /** Bytes written directly (not through the queue). */
+  private directBytesOut = 0;
 
   constructor(stream: ByteStream, settings: LinkSettings) {
     this.stream = stream;
@@ -113,6 +117,10 @@ export class ByteLink implements Link, ByteSink {
     return this.stream.bufferedAmount + (this.queue?.size ?? 0) + this.core.outgoingSize;
   }
 
+  get bytesOut(): number {
+    return this.directBytesOut + (this.queue?.written ?? 0);
+  }
+
   get sharedDeflate(): SharedDeflate | undefined {
     return this.compression?.shared;
   }
@@ -141,6 +149,7 @@ export class ByteLink implements Link, ByteSink {
 
   /** @internal Bytes from the peer. */
   data(chunk: Uint8Array): void {
+    this.bytesIn += chunk.length;
     this.events.input();
     this.core.receive(chunk);
     this.process();
@@ -329,7 +338,7 @@ export class ByteLink implements Link, ByteSink {
       if (chunks.length !== 0 || done !== undefined) this.queue!.push(FRAMES, chunks, 0, false, done);
       return;
     }
-    writeChunks(this.stream, this.clock, chunks, done);
+    this.directBytesOut += writeChunks(this.stream, this.clock, chunks, done);
   }
 
   /** Whether sends wait behind a compression. */

@@ -40,6 +40,8 @@ export class SendQueue {
   private aborted = false;
   /** Bytes waiting in the queue. */
   size = 0;
+  /** Bytes the queue has handed to the stream. */
+  written = 0;
 
   constructor(
     stream: ByteStream,
@@ -104,10 +106,11 @@ export class SendQueue {
       this.size -= item.size;
       if (item.opcode === END) stream.end();
       else if (item.opcode === FRAMES)
-        writeChunks(stream, this.clock, item.data as readonly Uint8Array[], item.done);
+        this.written += writeChunks(stream, this.clock, item.data as readonly Uint8Array[], item.done);
       else {
         const payload = typeof item.data === "string" ? encoder.encode(item.data) : (item.data as Uint8Array);
-        writeChunks(stream, this.clock, this.core.frameLater(item.opcode, payload, item.rsv1), item.done);
+        const frames = this.core.frameLater(item.opcode, payload, item.rsv1);
+        this.written += writeChunks(stream, this.clock, frames, item.done);
       }
     }
     stream.uncork?.();
@@ -136,22 +139,28 @@ export class SendQueue {
   }
 }
 
-/** Writes chunks on `stream`; `done` (if any) is told, after the current task when nothing is written. */
+/**
+ * Writes chunks on `stream`; `done` (if any) is told, after the current task when nothing is
+ * written. Returns how many bytes were handed to the stream.
+ */
 export function writeChunks(
   stream: ByteStream,
   clock: Clock,
   chunks: readonly Uint8Array[],
   done: Done | undefined,
-): void {
+): number {
   if (stream.destroyed) {
     if (done !== undefined) clock.defer(done, new ChannelClosedError());
-    return;
+    return 0;
   }
   if (chunks.length === 0) {
     if (done !== undefined) clock.defer(done, undefined);
-    return;
+    return 0;
   }
   stream.write(chunks, done);
+  let size = 0;
+  for (let i = 0; i < chunks.length; i++) size += chunks[i]!.length;
+  return size;
 }
 
 function both(first: Done, second: Done): Done {

@@ -3,8 +3,9 @@
  * pages in one room see each other's messages and the online count, a page in another room sees
  * none of it; binary messages and close codes reach the browser's own `WebSocket`; the page
  * reconnects by itself after the server restarts on the same port; screenshots of the page
- * (desktop and phone-sized) are saved to `test-artifacts/`; and `npm start` serves a chat that
- * works end to end.
+ * (desktop and phone-sized) are saved to `test-artifacts/`; the live panel follows the server's
+ * `handler.stats()` (its screenshot, `test-artifacts/panel.png`, is the README's
+ * `docs/panel.png`); and `npm start` serves a chat that works end to end.
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -366,6 +367,70 @@ test("screenshots of the chat page, desktop and phone-sized, saved to test-artif
   await Promise.all([desktop.context().close(), phone.context().close()]);
   await stop(server);
 });
+
+test(
+  "the live panel follows the server's stats: a second page joining, messages per second",
+  TEST,
+  async () => {
+    await mkdir(ARTIFACTS, { recursive: true });
+    const server = await startChat();
+    const url = `http://127.0.0.1:${server.port}/`;
+    const alice = await newPage(browser, { viewport: { width: 720, height: 420 } });
+    await alice.goto(url);
+    await join(alice, "lobby", "alice");
+    await alice.locator("#stats-connections", { hasText: /^1$/ }).waitFor();
+
+    const bob = await newPage(browser);
+    await bob.goto(url);
+    await join(bob, "lobby", "bob");
+    await alice.locator("#stats-connections", { hasText: /^2$/ }).waitFor();
+
+    // A few seconds of traffic of varying intensity, one burst per poll of the panel, so the
+    // sparkline has a shape; each step waits for the panel's next sample (an event, not a timer).
+    const samples = (): Promise<number> =>
+      alice.evaluate(
+        () =>
+          (
+            globalThis as unknown as {
+              document: { getElementById(id: string): { getAttribute(name: string): string } };
+            }
+          ).document
+            .getElementById("stats-line")
+            .getAttribute("points")
+            .split(" ")
+            .filter(Boolean).length,
+      );
+    for (const burst of [2, 5, 9, 4, 7, 12, 6, 3]) {
+      const before = await samples();
+      for (let i = 0; i < burst; i++) await say(i % 2 === 0 ? alice : bob, `burst ${burst} #${i}`);
+      await alice.waitForFunction(
+        (n) =>
+          (
+            globalThis as unknown as {
+              document: { getElementById(id: string): { getAttribute(name: string): string } };
+            }
+          ).document
+            .getElementById("stats-line")
+            .getAttribute("points")
+            .split(" ")
+            .filter(Boolean).length > n,
+        before,
+      );
+    }
+    const rate = Number(await alice.locator("#stats-rate").textContent());
+    assert.ok(rate > 0, `messages per second shown: ${rate}`);
+    assert.ok((await samples()) >= 8, "the sparkline has a point per sample");
+
+    const shot = `${ARTIFACTS}panel.png`;
+    await alice.screenshot({ path: shot });
+    await assertPng(shot);
+
+    await bob.context().close();
+    await alice.locator("#stats-connections", { hasText: /^1$/ }).waitFor();
+    await alice.context().close();
+    await stop(server);
+  },
+);
 
 // npm start runs a build of examples/demo.ts; test/integration/demo.test.ts runs npm start
 // itself. Here the same entry point runs from source, so two builds never write dist/ at once.

@@ -16,6 +16,7 @@ import type { Callbacks } from "../../src/core/callbacks.js";
 import { createContext, type HandlerContext } from "../../src/core/context.js";
 import { resolveOptions, type Options, type Runtime } from "../../src/core/options.js";
 import type { ByteSink, ByteStream, Clock, Done, Timer } from "../../src/core/ports.js";
+import type { EventSink } from "../../src/core/events.js";
 import { Session } from "../../src/core/session.js";
 import { SlabPool } from "../../src/protocol/outgoing.js";
 import { ByteLink, type LinkSettings } from "../../src/wire/link.js";
@@ -33,7 +34,8 @@ interface FakeTimer extends Timer {
  * lets the batch of sends be written), timers when {@link FakeClock.advance} passes them.
  */
 export class FakeClock implements Clock {
-  now = 0;
+  /** The time, in ms: moved by {@link FakeClock.advance} only. */
+  time = 0;
   private readonly timers = new Set<FakeTimer>();
 
   setTimeout(callback: () => void, ms: number): Timer {
@@ -57,6 +59,10 @@ export class FakeClock implements Clock {
     queueMicrotask(() => callback(arg));
   }
 
+  now(): number {
+    return this.time;
+  }
+
   /** Timers that are set and not cleared. */
   get pending(): number {
     return this.timers.size;
@@ -64,22 +70,22 @@ export class FakeClock implements Clock {
 
   /** Moves time forward by `ms`, firing every timer that falls due, in order. */
   advance(ms: number): void {
-    const end = this.now + ms;
+    const end = this.time + ms;
     for (;;) {
       let next: FakeTimer | undefined;
       for (const timer of this.timers)
         if (timer.at <= end && (next === undefined || timer.at < next.at)) next = timer;
       if (next === undefined) break;
-      this.now = next.at;
+      this.time = next.at;
       if (next.every === undefined) this.timers.delete(next);
       else next.at += next.every;
       next.callback();
     }
-    this.now = end;
+    this.time = end;
   }
 
   private add(callback: () => void, ms: number, every: number | undefined): FakeTimer {
-    const timer: FakeTimer = { at: this.now + ms, every, callback, cleared: false, unref() {} };
+    const timer: FakeTimer = { at: this.time + ms, every, callback, cleared: false, unref() {} };
     this.timers.add(timer);
     return timer;
   }
@@ -176,8 +182,16 @@ export function memoryContext<T>(
   callbacks: Callbacks<T>,
   options: Options<T> = {},
   clock = new FakeClock(),
+  events?: EventSink,
 ): HandlerContext<T> {
-  return createContext<T, Runtime>(callbacks, resolveOptions(options), clock, (data) => data, options.broker);
+  return createContext<T, Runtime>(
+    callbacks,
+    resolveOptions(options),
+    clock,
+    (data) => data,
+    options.broker,
+    events,
+  );
 }
 
 /** Opens one connection on `context` (or a new one), over memory. */

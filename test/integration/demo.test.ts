@@ -1,6 +1,7 @@
 /**
  * `npm start` builds the package and serves the demo: an echo endpoint at /echo that takes
- * 16 MiB messages, and a plain HTTP answer elsewhere.
+ * 16 MiB messages, Prometheus metrics at /metrics, the chat panel's figures at /stats, and a
+ * plain HTTP answer elsewhere.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -29,6 +30,20 @@ test("npm start serves the echo endpoint and a plain page", { timeout: 120_000 }
     const page = await fetch(url.replace("ws://", "http://").replace("/echo", "/"));
     assert.equal(page.status, 200);
     assert.match(await page.text(), /undercurrent/);
+
+    // Prometheus metrics of both handlers, and the chat page's panel figures.
+    const metrics = await fetch(url.replace("ws://", "http://").replace("/echo", "/metrics"));
+    assert.equal(metrics.status, 200);
+    const exposition = await metrics.text();
+    assert.match(exposition, /^undercurrent_connections\{handler="echo"\} \d+$/m);
+    assert.match(exposition, /^undercurrent_connections\{handler="chat"\} \d+$/m);
+    const panel = await fetch(url.replace("ws://", "http://").replace("/echo", "/stats"));
+    assert.deepEqual(Object.keys((await panel.json()) as object), [
+      "connections",
+      "messagesIn",
+      "messagesOut",
+      "at",
+    ]);
 
     const client = new WebSocket(url, { maxPayload: 32 * 1024 * 1024 });
     await once(client, "open");

@@ -93,3 +93,32 @@ export async function closeAll(): Promise<void> {
   for (const channel of typed.connections) await channel.close(CloseCode.GoingAway, "bye");
   await server.close();
 }
+
+// Observability: onEvent narrows each message by its channel's name; stats() is typed.
+export const observed = handshake<User>(
+  {},
+  {
+    onEvent(event) {
+      if (event.name === "undercurrent:connection:close") {
+        const closedBy: "server" | "client" | "transport" = event.message.closedBy;
+        const user: string | undefined = event.message.channel.data?.name;
+        void [closedBy, user];
+      } else if (event.name === "undercurrent:upgrade:refused") {
+        const status: number = event.message.status;
+        const request: import("node:http").IncomingMessage | import("node:http2").Http2ServerRequest =
+          event.message.exchange.request;
+        void [status, request];
+        // @ts-expect-error a refusal has no channel
+        void event.message.channel;
+      }
+    },
+  },
+);
+const snapshot = observed.stats({ topics: true });
+export const figures: [number, number, number | undefined] = [
+  snapshot.connections,
+  snapshot.messages.in,
+  snapshot.topics?.["room"],
+];
+// @ts-expect-error stats options are an object
+observed.stats(true);

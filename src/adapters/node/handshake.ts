@@ -19,10 +19,13 @@ import { checkClose, type BinaryData, type Channel } from "../../core/channel.js
 import { resolveOptions, type Options as CoreOptions } from "../../core/options.js";
 import { CloseCode } from "../../protocol/close-codes.js";
 import { isWebSocketRequest, parseTarget, validateUpgrade } from "../../protocol/handshake.js";
-import { acceptUpgrade, afterEarlierResponses, refuseUpgrade } from "./upgrade.js";
-import { acceptStream, goAway, refuseStream } from "./http2.js";
+import { acceptUpgrade, afterEarlierResponses, refuseUpgrade, UpgradeExchange } from "./upgrade.js";
+import { acceptStream, goAway, refusedExchange, refuseStream } from "./http2.js";
 import { connectKind, connectPathname } from "../../protocol/extended-connect.js";
 import { createContext } from "../../core/context.js";
+import { upgradeRefused } from "../../core/admission.js";
+import { snapshot, type HandlerStats, type StatsOptions } from "../../core/stats.js";
+import { nodeEvents } from "./events.js";
 import { ZlibLimiter } from "./zlib.js";
 import { SlabPool } from "../../protocol/outgoing.js";
 import { nodeClock } from "./clock.js";
@@ -129,6 +132,21 @@ export interface WebSocketHandler<T = unknown> {
   publish(topic: string, message: string | BinaryData): number;
   /** How many connections of this handler (in this process) are subscribed to `topic`. */
   subscriberCount(topic: string): number;
+  /**
+   * A synchronous snapshot of this handler: open connections, upgrades accepted and refused
+   * (by status), messages and bytes in and out, closes by code, what the backpressure policy
+   * did, bytes waiting to be written, zlib operations queued; with `{ topics: true }`, each
+   * topic's subscriber count. Cheap enough to call every second (see {@link HandlerStats}).
+   *
+   * @example
+   * ```ts
+   * setInterval(() => {
+   *   const { connections, messages } = handler.stats();
+   *   console.log(`${connections} open, ${messages.in} messages in`);
+   * }, 1000).unref();
+   * ```
+   */
+  stats(options?: StatsOptions): HandlerStats;
 }
 
 /**
@@ -171,7 +189,7 @@ export function handshake<T = unknown>(
   checkCallbacks(callbacks);
   const resolved = resolveOptions(options);
   const context: NodeContext<T> = {
-    ...createContext<T, NodeRuntime>(callbacks, resolved, nodeClock, toBuffer, options?.broker),
+    ...createContext<T, NodeRuntime>(callbacks, resolved, nodeClock, toBuffer, options?.broker, nodeEvents),
     zlib: resolved.compression === undefined ? undefined : new ZlibLimiter(resolved.compression.concurrency),
     slabs: new SlabPool(Buffer.allocUnsafe),
     h2Sessions: new Set(),
@@ -207,6 +225,7 @@ export function handshake<T = unknown>(
       // for websocket without it lands here, and is refused with the handshake's own reason.
       const verdict = validateUpgrade(request);
       if (!verdict.ok) {
+        upgradeRefused(context, new UpgradeExchange(request), verdict.status, verdict.reason, "handshake");
         response.writeHead(verdict.status, {
           ...verdict.headers,
           Connection: "close",
@@ -255,8 +274,11 @@ export function handshake<T = unknown>(
       }
     }
     if (next?.stream !== undefined) return next.stream(h2stream, headers, flags, rawHeaders);
-    if (kind === "websocket") refuseStream(h2stream, 404, "no WebSocket endpoint at this path");
-    else if (kind === "other-protocol") {
+    if (kind === "websocket") {
+      const reason = "no WebSocket endpoint at this path";
+      upgradeRefused(context, refusedExchange(h2stream, headers, rawHeaders), 404, reason, "path");
+      refuseStream(h2stream, 404, reason);
+    } else if (kind === "other-protocol") {
       refuseStream(h2stream, 400, "unsupported :protocol; only websocket is spoken here");
     }
     // RFC 9110 §9.1: "An origin server that receives a request method that is unrecognized or
@@ -276,9 +298,12 @@ export function handshake<T = unknown>(
   const takeUpgrade: UpgradeListener = (request, socket, head) => {
     if (!takes(request)) {
       if (next?.upgrade !== undefined) return next.upgrade(request, socket, head);
-      return isWebSocketRequest(request.headers)
-        ? refuseUpgrade(socket, 404, "no WebSocket endpoint at this path")
-        : refuseUpgrade(socket, 400, "unsupported upgrade; only websocket is spoken here");
+      if (!isWebSocketRequest(request.headers)) {
+        return refuseUpgrade(socket, 400, "unsupported upgrade; only websocket is spoken here");
+      }
+      const reason = "no WebSocket endpoint at this path";
+      upgradeRefused(context, new UpgradeExchange(request), 404, reason, "path");
+      return refuseUpgrade(socket, 404, reason);
     }
     acceptUpgrade(context, request, socket, head);
   };
@@ -305,5 +330,7 @@ export function handshake<T = unknown>(
     handshakeTimeout: resolved.handshakeTimeout,
     publish: (topic: string, message: string | BinaryData): number => context.topics.publish(topic, message),
     subscriberCount: (topic: string): number => context.topics.subscriberCount(topic),
+    stats: (options?: StatsOptions): HandlerStats =>
+      snapshot(context.counters, context.topics, context.zlib?.queued ?? 0, options),
   });
 }

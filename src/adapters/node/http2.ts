@@ -23,7 +23,7 @@ import {
 } from "node:http2";
 import type { Exchange as CoreExchange } from "../../core/options.js";
 import { Session } from "../../core/session.js";
-import { admit } from "../../core/admission.js";
+import { admit, upgradeRefused } from "../../core/admission.js";
 import { ByteLink } from "../../wire/link.js";
 import { answerFields, validateConnect, type ConnectAccepted } from "../../protocol/extended-connect.js";
 import { Http2StreamTransport } from "./h2-stream.js";
@@ -69,6 +69,25 @@ class StreamExchange implements Exchange {
     }
     return this.#url;
   }
+}
+
+/**
+ * The exchange of an extended CONNECT refused before admission, for the `upgrade:refused` event:
+ * its URL from whatever target fields came (validation may have refused them).
+ */
+export function refusedExchange(
+  stream: ServerHttp2Stream,
+  headers: IncomingHttpHeaders,
+  rawHeaders: readonly string[] | undefined,
+): Exchange {
+  const request = new Http2ServerRequest(stream, headers, {}, [...(rawHeaders ?? [])]);
+  return new StreamExchange(request, {
+    ok: true,
+    scheme: one(headers[":scheme"]) === "http" ? "http" : "https",
+    authority: one(headers[":authority"]) ?? "localhost",
+    path: one(headers[":path"]) ?? "/",
+    protocols: [],
+  });
 }
 
 function one(value: string | string[] | undefined): string | undefined {
@@ -135,6 +154,8 @@ export function acceptStream<T>(
 ): void {
   const verdict = validateConnect(headers);
   if (!verdict.ok) {
+    const exchange = refusedExchange(stream, headers, rawHeaders);
+    upgradeRefused(context, exchange, verdict.status, verdict.reason, "handshake");
     return refuseStream(stream, verdict.status, verdict.reason, verdict.headers, verdict.malformed);
   }
   // A peer may reset the stream while an asynchronous onUpgrade runs: nothing must throw.

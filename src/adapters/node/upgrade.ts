@@ -25,7 +25,7 @@ import { ByteLink } from "../../wire/link.js";
 import { SocketStream } from "./socket.js";
 import { connectionZlib } from "./zlib.js";
 import type { NodeContext, NodeRuntime } from "./context.js";
-import { admit } from "../../core/admission.js";
+import { admit, upgradeRefused } from "../../core/admission.js";
 
 type Exchange = CoreExchange<NodeRuntime>;
 
@@ -121,7 +121,7 @@ export function requestUrl(request: IncomingMessage): URL {
 }
 
 /** The exchange of an upgrade; its URL is parsed only if someone reads it. */
-class UpgradeExchange implements Exchange {
+export class UpgradeExchange implements Exchange {
   readonly request: IncomingMessage;
   #url: URL | undefined;
 
@@ -146,7 +146,10 @@ export function acceptUpgrade<T>(
   head: Buffer,
 ): void {
   const verdict = validateUpgrade(request);
-  if (!verdict.ok) return refuseUpgrade(socket, verdict.status, verdict.reason, verdict.headers);
+  if (!verdict.ok) {
+    upgradeRefused(context, new UpgradeExchange(request), verdict.status, verdict.reason, "handshake");
+    return refuseUpgrade(socket, verdict.status, verdict.reason, verdict.headers);
+  }
   const exchange: Exchange = new UpgradeExchange(request);
   // While an asynchronous onUpgrade runs, the socket's bytes wait in its buffer.
   socket.on("error", destroySocket);
