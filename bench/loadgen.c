@@ -717,6 +717,12 @@ enum { F_DATA, F_HEADERS, F_PRIORITY, F_RST_STREAM, F_SETTINGS, F_PUSH_PROMISE, 
 
 static const char H2_PREFACE[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
+/* What the HTTP/2 layer did while measuring, for the JSON: frames each way, and how often queued
+ * WebSocket bytes waited for the server's WINDOW_UPDATE (a send window at 0). */
+static struct {
+  uint64_t data_out, data_in, window_updates_out, window_updates_in, stalls, pings;
+} h2n;
+
 static void mark_dirty(conn *c) {
   if (!c->dirty) {
     c->dirty = 1;
@@ -892,11 +898,13 @@ static int h2_received(conn *c, uint32_t n, int stream_ends) {
     put32(inc, (uint32_t)(H2_RECV_WINDOW - c->recv_conn));
     h2_control(c, F_WINDOW_UPDATE, 0, 0, inc, 4);
     c->recv_conn = H2_RECV_WINDOW;
+    h2n.window_updates_out += (uint64_t)measuring;
   }
   if (c->recv_stream <= H2_RECV_WINDOW / 2 && !stream_ends) {
     put32(inc, (uint32_t)(H2_RECV_WINDOW - c->recv_stream));
     h2_control(c, F_WINDOW_UPDATE, 0, 1, inc, 4);
     c->recv_stream = H2_RECV_WINDOW;
+    h2n.window_updates_out += (uint64_t)measuring;
   }
   return 0;
 }
@@ -910,7 +918,10 @@ static void h2_pump(conn *c) {
   if (c->h2st != H2_OPEN) return;
   while (c->sqn) {
     int64_t room = c->send_conn < c->send_stream ? c->send_conn : c->send_stream;
-    if (room <= 0) break;
+    if (room <= 0) {
+      h2n.stalls += (uint64_t)measuring;
+      break;
+    }
     size_t most = (size_t)room < c->max_frame ? (size_t)room : c->max_frame, len = 0;
     uint8_t *h = malloc(9);
     if (!h) die("out of memory");
@@ -931,6 +942,7 @@ static void h2_pump(conn *c) {
     h2_frame_header(h, len, F_DATA, end ? FL_END_STREAM : 0, 1);
     c->send_conn -= (int64_t)len;
     c->send_stream -= (int64_t)len;
+    h2n.data_out += (uint64_t)measuring;
   }
   /* an empty DATA frame with END_STREAM uses no window (only payload counts, §6.9.1) */
   if (!c->sqn && c->end_wanted && !c->end_sent) {
@@ -957,6 +969,7 @@ static int h2_frame_begin(conn *c) {
     if (c->fstream != 1 || c->h2st != H2_OPEN) kind = E_PROTOCOL;
     else if (c->fflags & FL_PADDED && c->flen == 0) kind = E_PROTOCOL;
     else if (h2_received(c, c->flen, c->fflags & FL_END_STREAM) < 0) kind = E_PROTOCOL;
+    h2n.data_in += (uint64_t)measuring;
     c->fpadded = c->fflags & FL_PADDED;
   }
   if (kind < 0) return 0;
@@ -1056,6 +1069,7 @@ static void h2_frame_end(conn *c, uint64_t now) {
   case F_PING: /* §6.7: answered with the same 8 octets and ACK */
     if (stream != 0 || n != 8) break;
     if (!(flags & FL_ACK)) h2_control(c, F_PING, FL_ACK, 0, p, 8);
+    h2n.pings += (uint64_t)measuring;
     return;
   case F_WINDOW_UPDATE: { /* §6.9 */
     if (n != 4 || stream > 1) break;
@@ -1064,6 +1078,7 @@ static void h2_frame_end(conn *c, uint64_t now) {
     if (inc == 0) break;
     *w += inc;
     if (*w > H2_MAX_WINDOW) break; /* §6.9.1: FLOW_CONTROL_ERROR */
+    h2n.window_updates_in += (uint64_t)measuring;
     if (c->sqn) mark_dirty(c);
     return;
   }
@@ -1647,6 +1662,12 @@ int main(int argc, char **argv) {
   } else if (cfg.pid > 0) {
     printf(",\"server_rss_kb\":%ld", read_proc_field_kb(cfg.pid, "VmRSS"));
   }
+  if (cfg.h2)
+    printf(",\"h2\":{\"data_frames_out\":%llu,\"data_frames_in\":%llu,\"window_updates_out\":%llu,"
+           "\"window_updates_in\":%llu,\"window_stalls\":%llu,\"pings\":%llu}",
+           (unsigned long long)h2n.data_out, (unsigned long long)h2n.data_in,
+           (unsigned long long)h2n.window_updates_out, (unsigned long long)h2n.window_updates_in,
+           (unsigned long long)h2n.stalls, (unsigned long long)h2n.pings);
   printf("}\n");
   fflush(stdout);
   fprintf(stderr, "# %s %s: %.0f %s, p50=%.1fus p99=%.1fus client_cpu=%.1f%% server_cpu=%.1f%% errors=%llu\n",

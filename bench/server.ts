@@ -6,16 +6,18 @@
  *
  * With `--h2c`, the same handler with the same options serves WebSockets over cleartext HTTP/2
  * (prior knowledge, RFC 8441 extended CONNECT) instead: `http2.createServer()` with `attach`, and
- * Node's default HTTP/2 settings.
+ * Node's default HTTP/2 settings. `--h2-window BYTES` (an experiment of bench/README.md, not used
+ * by `npm run bench`) raises the server's receive windows, the stream's initial one (a setting)
+ * and each session's, from HTTP/2's 65,535 bytes.
  */
 import { createServer } from "node:http2";
 import { attach, handshake, serve } from "../src/index.js";
 
-const h2c = process.argv.includes("--h2c");
-const [portArg = "9001", mode = "echo"] = process.argv
-  .slice(2)
-  .filter((a) => a !== "--h2c")
-  .slice(-2);
+const argv = process.argv.slice(2);
+const h2c = argv.includes("--h2c");
+const windowAt = argv.indexOf("--h2-window");
+const h2Window = windowAt === -1 ? undefined : Number(argv.splice(windowAt, 2)[1]);
+const [portArg = "9001", mode = "echo"] = argv.filter((a) => a !== "--h2c").slice(-2);
 const options = { maxPayload: 64 * 1024 * 1024, maxBackpressure: 64 * 1024 * 1024 };
 
 const handler =
@@ -42,7 +44,8 @@ const handler =
       );
 
 if (h2c) {
-  const server = createServer();
+  const server = createServer(h2Window === undefined ? {} : { settings: { initialWindowSize: h2Window } });
+  if (h2Window !== undefined) server.on("session", (session) => session.setLocalWindowSize(h2Window));
   attach(server, handler);
   await new Promise<void>((listening) => server.listen(Number(portArg), "127.0.0.1", listening));
 } else {
