@@ -18,7 +18,11 @@ const nodeHttp2: TransportUnderTest = {
   name: "Node HTTP/2 extended CONNECT",
   async start(definition) {
     const handler = handshake(definition.callbacks, definition.options);
-    const server = await serve(handler, { host: "127.0.0.1", port: 0, tls: { cert: certificate.cert, key: certificate.key } });
+    const server = await serve(handler, {
+      host: "127.0.0.1",
+      port: 0,
+      tls: { cert: certificate.cert, key: certificate.key },
+    });
     return {
       url: server.url,
       connections: handler.connections,
