@@ -23,6 +23,8 @@
  *     -T SEC      setup timeout (30), at most 120
  *     -e SEC      idle: settle time between the last open and the second RSS reading (2)
  *     -l LABEL    copied into the JSON
+ *     -2          echo over HTTP/2 cleartext (h2c, prior knowledge): each connection is an HTTP/2
+ *                 session whose stream 1 is an extended CONNECT WebSocket (RFC 8441)
  *
  * Every phase has a deadline, and a watchdog alarm ends the process if the loop itself hangs.
  */
@@ -78,6 +80,7 @@ static struct {
   long max_handshakes;
   int pid;
   const char *label;
+  int h2;
 } cfg = {.mode = -1,
          .path = "/",
          .conns = 1,
@@ -308,6 +311,22 @@ typedef struct conn {
   /* broadcast: the next sequence number expected */
   uint64_t next_seq;
   int close_sent, close_rcvd;
+  /* HTTP/2 (-2): the session, whose stream 1 carries the WebSocket */
+  int h2st;
+  uint8_t fh[9];
+  int fhlen, fpadded;
+  uint32_t flen, fgot, fpad, fstream;
+  uint8_t ftype, fflags;
+  uint8_t *fbuf;                /* a non-DATA frame's payload */
+  uint8_t *hblock;              /* the response's header block (HEADERS + CONTINUATION) */
+  size_t hblen;
+  int hopen, connect_protocol;
+  int64_t send_conn, send_stream, recv_conn, recv_stream; /* flow-control windows (RFC 9113 §6.9) */
+  uint32_t max_frame, peer_initial_window;
+  outent *sq;                   /* WebSocket bytes not yet sent in DATA frames */
+  int sqcap, sqhead, sqn;
+  size_t sqoff;
+  int end_wanted, end_sent;     /* our END_STREAM, after the close frame */
 } conn;
 
 static conn *conns;
@@ -341,6 +360,12 @@ static void conn_release(conn *c) {
   c->qoff = 0;
   free(c->hs);
   c->hs = NULL;
+  for (int i = 0; i < c->sqn; i++) free(c->sq[(c->sqhead + i) % c->sqcap].owned);
+  free(c->sq);
+  free(c->fbuf);
+  free(c->hblock);
+  c->sq = NULL, c->fbuf = c->hblock = NULL;
+  c->sqn = c->sqcap = c->sqhead = 0;
   if (c->state == ST_OPEN || c->state == ST_CLOSING) n_open--;
   if (c->state == ST_CONNECTING || c->state == ST_HANDSHAKE) n_pending--;
   c->state = ST_DONE;
@@ -367,6 +392,31 @@ static void enqueue(conn *c, const uint8_t *p, size_t len, uint8_t *owned) {
   }
   c->q[(c->qhead + c->qn) % c->qcap] = (outent){p, len, owned};
   c->qn++;
+  if (!c->dirty) {
+    c->dirty = 1;
+    dirty[ndirty++] = c;
+  }
+}
+
+/* Queues WebSocket bytes: on the socket (HTTP/1.1), or for DATA frames on stream 1 (HTTP/2), which
+ * h2_pump makes before each write as flow control allows. */
+static void ws_out(conn *c, const uint8_t *p, size_t len, uint8_t *owned) {
+  if (!cfg.h2) {
+    enqueue(c, p, len, owned);
+    return;
+  }
+  if (c->sqn == c->sqcap) {
+    int ncap = c->sqcap ? c->sqcap * 2 : 16;
+    outent *nq = malloc((size_t)ncap * sizeof *nq);
+    if (!nq) die("out of memory");
+    for (int i = 0; i < c->sqn; i++) nq[i] = c->sq[(c->sqhead + i) % c->sqcap];
+    free(c->sq);
+    c->sq = nq;
+    c->sqcap = ncap;
+    c->sqhead = 0;
+  }
+  c->sq[(c->sqhead + c->sqn) % c->sqcap] = (outent){p, len, owned};
+  c->sqn++;
   if (!c->dirty) {
     c->dirty = 1;
     dirty[ndirty++] = c;
@@ -414,7 +464,8 @@ static void flush(conn *c) {
 static void send_close(conn *c, uint64_t now) {
   if (c->close_sent) return;
   c->close_sent = 1;
-  enqueue(c, close_frame, sizeof close_frame, NULL);
+  ws_out(c, close_frame, sizeof close_frame, NULL);
+  c->end_wanted = cfg.h2; /* HTTP/2: then END_STREAM, our half of stream 1 is closed */
   c->state = ST_CLOSING;
   c->deadline = now + CLOSE_TIMEOUT_NS;
 }
@@ -426,7 +477,7 @@ static void echo_send(conn *c, uint64_t now) {
   c->fl_tpl[at] = t;
   c->fl_at[at] = now;
   c->fl_n++;
-  enqueue(c, tpl_frame[t], tpl_frame_len, NULL);
+  ws_out(c, tpl_frame[t], tpl_frame_len, NULL);
 }
 
 static void bcast_pump(uint64_t now) {
@@ -444,7 +495,7 @@ static void bcast_pump(uint64_t now) {
     for (size_t i = 0; i < cfg.size; i++) sl->plain[i] = i < 17 ? (uint8_t)head[i] : (uint8_t)('a' + (seq + i) % 26);
     sl->frame_len = build_frame(sl->frame, cfg.text ? 1 : 2, sl->plain, cfg.size);
     b_in_flight++;
-    enqueue(s, sl->frame, sl->frame_len, NULL);
+    ws_out(s, sl->frame, sl->frame_len, NULL);
   }
 }
 
@@ -567,7 +618,7 @@ static void frame_end(conn *c, uint64_t now) {
     uint8_t *pong = malloc(c->plen + 14);
     if (!pong) die("out of memory");
     size_t len = build_frame(pong, 10, c->ctl, c->plen);
-    enqueue(c, pong, len, pong);
+    ws_out(c, pong, len, pong);
   } else if (op == 8) {
     c->close_rcvd = 1;
     if (!c->close_sent) { /* the server closed first: not expected in any mode */
@@ -642,7 +693,459 @@ static int parse_frames(conn *c, const uint8_t *p, size_t n, uint64_t now) {
   return 0;
 }
 
+/* ---------------------------------------------------------------- HTTP/2 (-2): h2c, prior knowledge
+ * RFC 9113 §3.3: with prior knowledge the client opens with the connection preface, the string
+ * below followed by a SETTINGS frame; the server's preface is a SETTINGS frame, the first frame it
+ * sends (§3.4). RFC 8441 §3: a client must not send an extended CONNECT before it has received
+ * SETTINGS_ENABLE_CONNECT_PROTOCOL = 1. The WebSocket is stream 1; its bytes travel in DATA
+ * frames (RFC 8441 §5), the client's WebSocket frames masked exactly as over HTTP/1.1 (the same
+ * templates). Every frame the server sends is checked as in HTTP/1.1 mode. */
+
+enum { H2_SETTINGS, H2_RESPONSE, H2_OPEN }; /* waiting for the server's SETTINGS, for the response; open */
+enum { F_DATA, F_HEADERS, F_PRIORITY, F_RST_STREAM, F_SETTINGS, F_PUSH_PROMISE, F_PING, F_GOAWAY, F_WINDOW_UPDATE,
+       F_CONTINUATION };
+#define FL_END_STREAM 0x1
+#define FL_ACK 0x1
+#define FL_END_HEADERS 0x4
+#define FL_PADDED 0x8
+#define FL_PRIORITY 0x20
+#define H2_DEFAULT_WINDOW 65535     /* RFC 9113 §6.9.2, for the connection and SETTINGS_INITIAL_WINDOW_SIZE */
+#define H2_DEFAULT_FRAME 16384      /* RFC 9113 §6.5.2 SETTINGS_MAX_FRAME_SIZE; ours stays at it */
+#define H2_MAX_WINDOW 0x7fffffffll  /* RFC 9113 §6.9.1 */
+#define H2_RECV_WINDOW (64ll << 20) /* what the server may send ahead of us, on stream 1 and in all */
+#define H2_HBLOCK_MAX 16384
+
+static const char H2_PREFACE[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/* What the HTTP/2 layer did while measuring, for the JSON: frames each way, and how often queued
+ * WebSocket bytes waited for the server's WINDOW_UPDATE (a send window at 0). */
+static struct {
+  uint64_t data_out, data_in, window_updates_out, window_updates_in, stalls, pings;
+} h2n;
+
+static void mark_dirty(conn *c) {
+  if (!c->dirty) {
+    c->dirty = 1;
+    dirty[ndirty++] = c;
+  }
+}
+
+static void put32(uint8_t *p, uint32_t v) {
+  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (24 - 8 * i));
+}
+static uint32_t get32(const uint8_t *p) {
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* RFC 9113 §4.1: length (24), type (8), flags (8), R (1) + stream identifier (31). */
+static size_t h2_frame_header(uint8_t *out, size_t len, int type, int flags, uint32_t stream) {
+  out[0] = (uint8_t)(len >> 16), out[1] = (uint8_t)(len >> 8), out[2] = (uint8_t)len;
+  out[3] = (uint8_t)type, out[4] = (uint8_t)flags;
+  put32(out + 5, stream);
+  return 9;
+}
+
+/* Queues one complete frame other than DATA (a copy). */
+static void h2_control(conn *c, int type, int flags, uint32_t stream, const uint8_t *payload, size_t len) {
+  uint8_t *f = malloc(9 + len);
+  if (!f) die("out of memory");
+  h2_frame_header(f, len, type, flags, stream);
+  if (len) memcpy(f + 9, payload, len);
+  enqueue(c, f, 9 + len, f);
+}
+
+/* RFC 7541 §5.1: an integer with an N-bit prefix; `first` carries the representation's other bits. */
+static size_t hpack_int(uint8_t *out, int first, int nbits, size_t v) {
+  size_t max = (1u << nbits) - 1, o = 0;
+  if (v < max) {
+    out[o++] = (uint8_t)(first | (int)v);
+    return o;
+  }
+  out[o++] = (uint8_t)(first | (int)max);
+  for (v -= max; v >= 128; v /= 128) out[o++] = (uint8_t)(v % 128 + 128);
+  out[o++] = (uint8_t)v;
+  return o;
+}
+/* RFC 7541 §5.2: a string literal, H = 0 (no Huffman coding). */
+static size_t hpack_str(uint8_t *out, const char *s) {
+  size_t n = strlen(s), o = hpack_int(out, 0x00, 7, n);
+  memcpy(out + o, s, n);
+  return o + n;
+}
+/* RFC 7541 §6.2.2: a literal header field without indexing, new name (first octet 0000 0000). */
+static size_t hpack_literal(uint8_t *out, const char *name, const char *value) {
+  out[0] = 0x00;
+  size_t o = 1 + hpack_str(out + 1, name);
+  return o + hpack_str(out + o, value);
+}
+
+/* Connected: the preface, our SETTINGS and a connection WINDOW_UPDATE, in one write. */
+static void h2_start(conn *c) {
+  c->fbuf = malloc(H2_DEFAULT_FRAME);
+  c->hblock = malloc(H2_HBLOCK_MAX);
+  uint8_t *p = malloc(64), *o = p;
+  if (!c->fbuf || !c->hblock || !p) die("out of memory");
+  c->send_conn = c->send_stream = c->peer_initial_window = H2_DEFAULT_WINDOW;
+  c->max_frame = H2_DEFAULT_FRAME;
+  c->recv_conn = c->recv_stream = H2_RECV_WINDOW;
+  memcpy(o, H2_PREFACE, 24);
+  o += 24;
+  /* RFC 9113 §6.5.2: SETTINGS_ENABLE_PUSH (0x2) = 0, SETTINGS_INITIAL_WINDOW_SIZE (0x4): large, so
+   * that the server's echoes never wait for us (stream 1 opens after these settings). */
+  o += h2_frame_header(o, 12, F_SETTINGS, 0, 0);
+  o[0] = 0, o[1] = 0x2, put32(o + 2, 0);
+  o[6] = 0, o[7] = 0x4, put32(o + 8, (uint32_t)H2_RECV_WINDOW);
+  o += 12;
+  /* RFC 9113 §6.9.2: the connection window starts at 65,535 whatever the settings say: raise it. */
+  o += h2_frame_header(o, 4, F_WINDOW_UPDATE, 0, 0);
+  put32(o, (uint32_t)(H2_RECV_WINDOW - H2_DEFAULT_WINDOW));
+  o += 4;
+  enqueue(c, p, (size_t)(o - p), p);
+  c->state = ST_HANDSHAKE;
+  c->h2st = H2_SETTINGS;
+}
+
+/* RFC 8441 §4: the extended CONNECT on stream 1, HEADERS with END_HEADERS and without END_STREAM
+ * (the stream stays open both ways), every field a literal without indexing. */
+static void h2_request(conn *c) {
+  char host[INET_ADDRSTRLEN], authority[32];
+  inet_ntop(AF_INET, &cfg.host, host, sizeof host);
+  snprintf(authority, sizeof authority, "%s:%d", host, cfg.port);
+  uint8_t *f = malloc(9 + 256 + strlen(cfg.path)), *b = f + 9;
+  if (!f) die("out of memory");
+  size_t n = hpack_literal(b, ":method", "CONNECT");
+  n += hpack_literal(b + n, ":protocol", "websocket");
+  n += hpack_literal(b + n, ":scheme", "http");
+  n += hpack_literal(b + n, ":path", cfg.path);
+  n += hpack_literal(b + n, ":authority", authority);
+  n += hpack_literal(b + n, "sec-websocket-version", "13");
+  h2_frame_header(f, n, F_HEADERS, FL_END_HEADERS, 1);
+  enqueue(c, f, 9 + n, f);
+  c->h2st = H2_RESPONSE;
+}
+
+/* RFC 7541 §5.1, decoding; -1 when the block ends first or the value is absurd. */
+static int hpack_read_int(const uint8_t *b, size_t len, size_t *pos, int nbits, uint64_t *v) {
+  uint64_t max = (1u << nbits) - 1;
+  if (*pos >= len) return -1;
+  *v = b[(*pos)++] & max;
+  if (*v < max) return 0;
+  for (int shift = 0; shift <= 28; shift += 7) {
+    if (*pos >= len) return -1;
+    uint8_t x = b[(*pos)++];
+    *v += (uint64_t)(x & 127) << shift;
+    if (!(x & 128)) return 0;
+  }
+  return -1;
+}
+
+/* "sec-websocket-accept" in the Huffman code of RFC 7541 Appendix B (s 01000, e 00101, c 00100,
+ * - 010110, w 1111000, ...): 14 octets, shorter than the 20 plain ones, so nghttp2 sends it so. */
+static const uint8_t ACCEPT_HUFFMAN[14] = {0x41, 0x48, 0xb7, 0x82, 0xc6, 0x83, 0x93,
+                                           0xa9, 0x52, 0xb0, 0xc8, 0x42, 0xd6, 0x9f};
+
+/* Skips a string literal (RFC 7541 §5.2); 1 if it is the name sec-websocket-accept, -1 if malformed. */
+static int hpack_string(const uint8_t *b, size_t len, size_t *pos) {
+  if (*pos >= len) return -1;
+  int huffman = b[*pos] & 0x80;
+  uint64_t n;
+  if (hpack_read_int(b, len, pos, 7, &n) < 0 || n > len - *pos) return -1;
+  const uint8_t *s = b + *pos;
+  *pos += (size_t)n;
+  return huffman ? n == sizeof ACCEPT_HUFFMAN && !memcmp(s, ACCEPT_HUFFMAN, sizeof ACCEPT_HUFFMAN)
+                 : n == 20 && !memcmp(s, "sec-websocket-accept", 20);
+}
+
+/* The response's header block: 1 if it is `:status 200` without sec-websocket-accept (RFC 8441
+ * §5: the extended CONNECT replaces the HTTP/1.1 key and accept, so a 2xx carries none). */
+static int h2_check_response(const uint8_t *b, size_t len) {
+  /* RFC 7541 §6.1: an indexed field, static index 8 (Appendix A) is `:status 200`. The status
+   * comes first (pseudo-header fields precede the others, RFC 9113 §8.3), and nghttp2, which
+   * Node's http2 is built on, always encodes `:status 200` as this one octet. */
+  if (len == 0 || b[0] != 0x88) return 0;
+  /* The dynamic table is empty before this block (the first the server sends on the session):
+   * only entries the block itself adds can be referred to. */
+  uint64_t ndyn = 0, idx;
+  size_t pos = 1;
+  while (pos < len) {
+    uint8_t x = b[pos];
+    if (x & 0x80) { /* §6.1 indexed field */
+      if (hpack_read_int(b, len, &pos, 7, &idx) < 0 || idx == 0 || idx == 8 || idx > 61 + ndyn) return 0;
+      continue;
+    }
+    if ((x & 0xe0) == 0x20) { /* §6.3 dynamic table size update */
+      if (hpack_read_int(b, len, &pos, 5, &idx) < 0) return 0;
+      continue;
+    }
+    int incremental = (x & 0xc0) == 0x40; /* §6.2.1; else §6.2.2 or §6.2.3, with a 4-bit prefix */
+    if (hpack_read_int(b, len, &pos, incremental ? 6 : 4, &idx) < 0 || idx > 61 + ndyn) return 0;
+    /* no name of the static table is sec-websocket-accept, nor any this block added (refused here) */
+    if (idx == 0 && hpack_string(b, len, &pos) != 0) return 0;
+    if (hpack_string(b, len, &pos) < 0) return 0; /* the value */
+    ndyn += (uint64_t)incremental;
+  }
+  return 1;
+}
+
+/* Counts a DATA frame against our receive windows, and reopens them once half is used (RFC 9113
+ * §6.9): the server never waits for us. -1 if the server overran a window. */
+static int h2_received(conn *c, uint32_t n, int stream_ends) {
+  c->recv_conn -= n;
+  c->recv_stream -= n;
+  if (c->recv_conn < 0 || c->recv_stream < 0) return -1; /* §6.9.1: FLOW_CONTROL_ERROR */
+  uint8_t inc[4];
+  if (c->recv_conn <= H2_RECV_WINDOW / 2) {
+    put32(inc, (uint32_t)(H2_RECV_WINDOW - c->recv_conn));
+    h2_control(c, F_WINDOW_UPDATE, 0, 0, inc, 4);
+    c->recv_conn = H2_RECV_WINDOW;
+    h2n.window_updates_out += (uint64_t)measuring;
+  }
+  if (c->recv_stream <= H2_RECV_WINDOW / 2 && !stream_ends) {
+    put32(inc, (uint32_t)(H2_RECV_WINDOW - c->recv_stream));
+    h2_control(c, F_WINDOW_UPDATE, 0, 1, inc, 4);
+    c->recv_stream = H2_RECV_WINDOW;
+    h2n.window_updates_out += (uint64_t)measuring;
+  }
+  return 0;
+}
+
+/* Frames queued WebSocket bytes as DATA on stream 1: at most SETTINGS_MAX_FRAME_SIZE each (RFC 9113
+ * §4.2), within both the connection's and the stream's send window (§6.9.1); what does not fit
+ * waits for a WINDOW_UPDATE. A DATA frame carries whatever is queued, as one writev carries it in
+ * HTTP/1.1 mode: several small WebSocket frames, or a slice of a large one. The payloads are
+ * referenced, not copied. */
+static void h2_pump(conn *c) {
+  if (c->h2st != H2_OPEN) return;
+  while (c->sqn) {
+    int64_t room = c->send_conn < c->send_stream ? c->send_conn : c->send_stream;
+    if (room <= 0) {
+      h2n.stalls += (uint64_t)measuring;
+      break;
+    }
+    size_t most = (size_t)room < c->max_frame ? (size_t)room : c->max_frame, len = 0;
+    uint8_t *h = malloc(9);
+    if (!h) die("out of memory");
+    enqueue(c, h, 9, h); /* its header, written below once the length is known */
+    while (c->sqn && len < most) {
+      outent *e = &c->sq[c->sqhead];
+      size_t rem = e->len - c->sqoff, take = rem < most - len ? rem : most - len;
+      enqueue(c, e->p + c->sqoff, take, take == rem ? e->owned : NULL);
+      len += take;
+      if (take == rem) {
+        c->sqhead = (c->sqhead + 1) % c->sqcap;
+        c->sqn--;
+        c->sqoff = 0;
+      } else c->sqoff += take;
+    }
+    int end = !c->sqn && c->end_wanted;
+    c->end_sent |= end;
+    h2_frame_header(h, len, F_DATA, end ? FL_END_STREAM : 0, 1);
+    c->send_conn -= (int64_t)len;
+    c->send_stream -= (int64_t)len;
+    h2n.data_out += (uint64_t)measuring;
+  }
+  /* an empty DATA frame with END_STREAM uses no window (only payload counts, §6.9.1) */
+  if (!c->sqn && c->end_wanted && !c->end_sent) {
+    c->end_sent = 1;
+    h2_control(c, F_DATA, FL_END_STREAM, 1, NULL, 0);
+  }
+}
+
+/* A frame's header has been read. -1 if the connection failed. */
+static int h2_frame_begin(conn *c) {
+  c->flen = (uint32_t)c->fh[0] << 16 | (uint32_t)c->fh[1] << 8 | c->fh[2];
+  c->ftype = c->fh[3];
+  c->fflags = c->fh[4];
+  c->fstream = get32(c->fh + 5) & 0x7fffffff; /* the reserved bit is ignored (§4.1) */
+  c->fgot = 0;
+  c->fpad = 0;
+  c->fpadded = 0;
+  int kind = -1;
+  if (c->flen > H2_DEFAULT_FRAME) kind = E_PROTOCOL; /* §4.2: FRAME_SIZE_ERROR, beyond our SETTINGS_MAX_FRAME_SIZE */
+  else if (c->h2st == H2_SETTINGS && c->ftype != F_SETTINGS) kind = E_HANDSHAKE; /* §3.4: SETTINGS first */
+  else if (c->hopen && c->ftype != F_CONTINUATION) kind = E_PROTOCOL; /* §6.10: nothing inside a header block */
+  else if (c->ftype == F_DATA) {
+    /* §6.1: DATA only on the open stream 1; §5.1: nothing after the server's END_STREAM */
+    if (c->fstream != 1 || c->h2st != H2_OPEN) kind = E_PROTOCOL;
+    else if (c->fflags & FL_PADDED && c->flen == 0) kind = E_PROTOCOL;
+    else if (h2_received(c, c->flen, c->fflags & FL_END_STREAM) < 0) kind = E_PROTOCOL;
+    h2n.data_in += (uint64_t)measuring;
+    c->fpadded = c->fflags & FL_PADDED;
+  }
+  if (kind < 0) return 0;
+  conn_fail(c, kind);
+  return -1;
+}
+
+/* Part of a DATA frame's payload, starting at c->fgot: the pad length, WebSocket bytes, padding. */
+static int h2_data(conn *c, const uint8_t *p, size_t n, uint64_t now) {
+  uint32_t at = c->fgot;
+  if (c->fpadded && at == 0) {
+    c->fpad = p[0];
+    if (c->fpad >= c->flen) { /* §6.1: padding as long as the payload or longer is a PROTOCOL_ERROR */
+      conn_fail(c, E_PROTOCOL);
+      return -1;
+    }
+    p++, n--, at++;
+  }
+  uint32_t end = c->flen - c->fpad;
+  if (at >= end || n == 0) return 0;
+  return parse_frames(c, p, end - at < n ? end - at : n, now);
+}
+
+/* The header block is complete: the response to the extended CONNECT. */
+static void h2_response(conn *c, uint64_t now) {
+  if (!h2_check_response(c->hblock, c->hblen)) {
+    conn_fail(c, E_HANDSHAKE);
+    return;
+  }
+  c->hblen = 0;
+  c->h2st = H2_OPEN;
+  n_pending--;
+  n_open++;
+  c->state = ST_OPEN;
+  c->deadline = 0;
+  on_open(c, now);
+}
+
+/* Adds a HEADERS or CONTINUATION fragment to the header block. */
+static void h2_fragment(conn *c, const uint8_t *p, size_t n, uint64_t now) {
+  if (c->hblen + n > H2_HBLOCK_MAX) {
+    conn_fail(c, E_HANDSHAKE);
+    return;
+  }
+  memcpy(c->hblock + c->hblen, p, n);
+  c->hblen += n;
+  c->hopen = !(c->fflags & FL_END_HEADERS);
+  if (!c->hopen) h2_response(c, now);
+}
+
+/* A whole frame other than DATA is in c->fbuf; or a DATA frame has ended. */
+static void h2_frame_end(conn *c, uint64_t now) {
+  const uint8_t *p = c->fbuf;
+  uint32_t n = c->flen, stream = c->fstream;
+  int handshake = c->h2st != H2_OPEN, flags = c->fflags;
+  switch (c->ftype) {
+  case F_DATA:
+    if (!(flags & FL_END_STREAM)) return;
+    /* the server ended stream 1: clean after both close frames, as EOF is over HTTP/1.1 */
+    if (c->close_sent && c->close_rcvd) {
+      closed_clean++;
+      conn_release(c);
+    } else conn_fail(c, E_RESET);
+    return;
+  case F_SETTINGS: {
+    /* §6.5: on stream 0, a multiple of 6 octets, an ACK empty */
+    if (stream != 0 || (flags & FL_ACK ? n != 0 : n % 6 != 0)) break;
+    if (flags & FL_ACK) return;
+    for (uint32_t i = 0; i < n; i += 6) {
+      uint32_t id = (uint32_t)p[i] << 8 | p[i + 1], v = get32(p + i + 2);
+      if (id == 0x2 && v != 0) goto protocol; /* ENABLE_PUSH: a server's can only be 0 */
+      if (id == 0x3 && v == 0 && handshake) goto refused; /* MAX_CONCURRENT_STREAMS: none for us */
+      if (id == 0x4) { /* INITIAL_WINDOW_SIZE: moves stream 1's send window by the change (§6.9.2) */
+        if (v > H2_MAX_WINDOW) goto protocol;
+        c->send_stream += (int64_t)v - (int64_t)c->peer_initial_window;
+        c->peer_initial_window = v;
+        if (c->send_stream > H2_MAX_WINDOW) goto protocol;
+      }
+      if (id == 0x5) { /* MAX_FRAME_SIZE */
+        if (v < H2_DEFAULT_FRAME || v > 0xffffff) goto protocol;
+        c->max_frame = v;
+      }
+      if (id == 0x8) { /* RFC 8441 §3: ENABLE_CONNECT_PROTOCOL, 0 or 1, never back to 0 once 1 */
+        if (v > 1 || (v == 0 && c->connect_protocol)) goto protocol;
+        c->connect_protocol = (int)v;
+      }
+      /* any other setting: ignored (§6.5.2) */
+    }
+    h2_control(c, F_SETTINGS, FL_ACK, 0, NULL, 0); /* §6.5.3 */
+    if (c->h2st == H2_SETTINGS) {
+      if (!c->connect_protocol) goto refused; /* RFC 8441 §3: no extended CONNECT without it */
+      h2_request(c);
+    }
+    if (c->sqn) mark_dirty(c);
+    return;
+  }
+  case F_PING: /* §6.7: answered with the same 8 octets and ACK */
+    if (stream != 0 || n != 8) break;
+    if (!(flags & FL_ACK)) h2_control(c, F_PING, FL_ACK, 0, p, 8);
+    h2n.pings += (uint64_t)measuring;
+    return;
+  case F_WINDOW_UPDATE: { /* §6.9 */
+    if (n != 4 || stream > 1) break;
+    uint32_t inc = get32(p) & 0x7fffffff;
+    int64_t *w = stream == 0 ? &c->send_conn : &c->send_stream;
+    if (inc == 0) break;
+    *w += inc;
+    if (*w > H2_MAX_WINDOW) break; /* §6.9.1: FLOW_CONTROL_ERROR */
+    h2n.window_updates_in += (uint64_t)measuring;
+    if (c->sqn) mark_dirty(c);
+    return;
+  }
+  case F_HEADERS: {
+    if (stream != 1 || c->h2st != H2_RESPONSE) break; /* no trailers, no other stream */
+    if (flags & FL_END_STREAM) goto refused;          /* a response that ends the stream: no WebSocket */
+    uint32_t skip = 0, pad = 0;
+    if (flags & FL_PADDED) {
+      if (n < 1) break;
+      pad = p[0], skip = 1;
+    }
+    if (flags & FL_PRIORITY) skip += 5; /* §6.2: stream dependency and weight */
+    if (skip + pad > n) break;
+    h2_fragment(c, p + skip, n - skip - pad, now);
+    return;
+  }
+  case F_CONTINUATION: /* §6.10: only after a HEADERS without END_HEADERS, on its stream */
+    if (!c->hopen || stream != 1) break;
+    h2_fragment(c, p, n, now);
+    return;
+  case F_RST_STREAM: /* the server refused or ended the WebSocket's stream, or the whole session */
+  case F_GOAWAY:
+    conn_fail(c, handshake ? E_HANDSHAKE : E_RESET);
+    return;
+  case F_PUSH_PROMISE: /* §8.4: push was disabled by SETTINGS_ENABLE_PUSH = 0 */
+    break;
+  default: /* PRIORITY (§6.3, deprecated) and unknown types (§5.5) are ignored */
+    return;
+  }
+protocol:
+  conn_fail(c, E_PROTOCOL);
+  return;
+refused:
+  conn_fail(c, E_HANDSHAKE);
+}
+
+/* Bytes from an HTTP/2 connection: frames, whatever the state. */
+static void h2_bytes(conn *c, const uint8_t *p, size_t n, uint64_t now) {
+  while (n) {
+    if (c->fhlen < 9) {
+      size_t take = (size_t)(9 - c->fhlen) < n ? (size_t)(9 - c->fhlen) : n;
+      memcpy(c->fh + c->fhlen, p, take);
+      c->fhlen += (int)take;
+      p += take, n -= take;
+      if (c->fhlen < 9) return;
+      if (h2_frame_begin(c) < 0) return;
+      if (c->flen) continue;
+    } else {
+      size_t take = c->flen - c->fgot < n ? c->flen - c->fgot : n;
+      if (c->ftype == F_DATA) {
+        if (h2_data(c, p, take, now) < 0) return;
+      } else memcpy(c->fbuf + c->fgot, p, take);
+      c->fgot += (uint32_t)take;
+      p += take, n -= take;
+      if (c->fgot < c->flen) continue;
+    }
+    c->fhlen = 0;
+    h2_frame_end(c, now);
+    if (c->state == ST_DONE) return;
+  }
+}
+
 static void on_bytes(conn *c, const uint8_t *p, size_t n, uint64_t now) {
+  if (cfg.h2) {
+    h2_bytes(c, p, n, now);
+    return;
+  }
   if (c->state == ST_HANDSHAKE) {
     if (!c->hs && !(c->hs = malloc(HS_MAX + 1))) die("out of memory");
     int before = c->hslen;
@@ -702,7 +1205,8 @@ static void on_event(conn *c, uint32_t ev, uint64_t now) {
       conn_fail(c, E_CONNECT);
       return;
     }
-    handshake_request(c);
+    if (cfg.h2) h2_start(c);
+    else handshake_request(c);
     return;
   }
   if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP)) on_readable(c, now);
@@ -861,14 +1365,14 @@ static double parse_num(const char *s) {
 static void usage(void) {
   fprintf(stderr, "usage: loadgen -m echo|broadcast|connect|idle -p PORT [-H 127.0.0.1] [-u /] [-c conns] [-w window]\n"
                   "  [-s size] [-t binary|text] [-d secs] [-W warmup] [-n handshakes] [-C concurrent] [-a addrs]\n"
-                  "  [-x server_pid] [-T setup_timeout] [-e settle] [-l label]\n");
+                  "  [-x server_pid] [-T setup_timeout] [-e settle] [-l label] [-2 (HTTP/2 cleartext, echo)]\n");
   exit(2);
 }
 
 int main(int argc, char **argv) {
   inet_pton(AF_INET, "127.0.0.1", &cfg.host);
   int opt;
-  while ((opt = getopt(argc, argv, "m:p:H:u:c:w:s:t:d:W:n:C:a:x:T:e:l:h")) != -1) {
+  while ((opt = getopt(argc, argv, "m:p:H:u:c:w:s:t:d:W:n:C:a:x:T:e:l:2h")) != -1) {
     switch (opt) {
     case 'm':
       cfg.mode = !strcmp(optarg, "echo") ? M_ECHO : !strcmp(optarg, "broadcast") ? M_BCAST
@@ -895,6 +1399,7 @@ int main(int argc, char **argv) {
     case 'T': cfg.setup_timeout = parse_num(optarg); break;
     case 'e': cfg.settle = parse_num(optarg); break;
     case 'l': cfg.label = optarg; break;
+    case '2': cfg.h2 = 1; break;
     default: usage();
     }
   }
@@ -911,6 +1416,8 @@ int main(int argc, char **argv) {
   if (cfg.addrs < 1 || cfg.addrs > 254) die("-a: 1..254");
   if (cfg.mode == M_IDLE && cfg.pid <= 0) die("idle mode needs -x SERVER_PID");
   if (cfg.mode == M_BCAST && cfg.size < 17) die("broadcast: -s at least 17");
+  if (cfg.h2 && cfg.mode != M_ECHO) die("-2: echo mode only");
+  if (strlen(cfg.path) > 1024) die("-u: at most 1024 characters");
   if (cfg.mode == M_IDLE) cfg.window = 1;
   if (cfg.mode == M_CONNECT) cfg.conns = cfg.concurrent;
 
@@ -971,6 +1478,7 @@ int main(int argc, char **argv) {
   while (phase != P_END) {
     /* write what the last round queued, one writev per connection */
     for (int i = 0; i < ndirty; i++) {
+      if (cfg.h2 && dirty[i]->state != ST_DONE) h2_pump(dirty[i]); /* before the flag clears: it may enqueue */
       dirty[i]->dirty = 0;
       if (dirty[i]->state != ST_DONE && dirty[i]->state != ST_CONNECTING) flush(dirty[i]);
     }
@@ -1132,6 +1640,7 @@ int main(int argc, char **argv) {
   printf("{\"tool\":\"loadgen\",\"label\":\"%s\",\"mode\":\"%s\",\"conns\":%d,\"window\":%d,\"size\":%zu,\"type\":\"%s\"",
          cfg.label, MODES[cfg.mode], cfg.mode == M_CONNECT ? cfg.concurrent : cfg.conns, cfg.window, cfg.size,
          cfg.text ? "text" : "binary");
+  printf(",\"http\":\"%s\"", cfg.h2 ? "h2c" : "1.1");
   printf(",\"duration_s\":%.3f,\"rate\":%.1f,\"unit\":\"%s\",\"count\":%llu,\"mib_per_s\":%.2f", secs,
          cfg.mode == M_IDLE ? 0.0 : rate, unit, (unsigned long long)count,
          secs > 0 ? (double)bytes_verified / secs / 1048576.0 : 0);
@@ -1153,6 +1662,12 @@ int main(int argc, char **argv) {
   } else if (cfg.pid > 0) {
     printf(",\"server_rss_kb\":%ld", read_proc_field_kb(cfg.pid, "VmRSS"));
   }
+  if (cfg.h2)
+    printf(",\"h2\":{\"data_frames_out\":%llu,\"data_frames_in\":%llu,\"window_updates_out\":%llu,"
+           "\"window_updates_in\":%llu,\"window_stalls\":%llu,\"pings\":%llu}",
+           (unsigned long long)h2n.data_out, (unsigned long long)h2n.data_in,
+           (unsigned long long)h2n.window_updates_out, (unsigned long long)h2n.window_updates_in,
+           (unsigned long long)h2n.stalls, (unsigned long long)h2n.pings);
   printf("}\n");
   fflush(stdout);
   fprintf(stderr, "# %s %s: %.0f %s, p50=%.1fus p99=%.1fus client_cpu=%.1f%% server_cpu=%.1f%% errors=%llu\n",

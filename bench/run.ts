@@ -1,8 +1,9 @@
 /**
  * `npm run bench`: undercurrent next to `ws`, row by row, with our own C load generator
- * (bench/loadgen.c, built here with the system `cc`). Each row starts a fresh server process
- * for each library, pins it to CPU 0 and the generator to CPU 1 (when `taskset` exists), runs the
- * generator once per repetition, and prints one table of figures, ratios and CPU shares.
+ * (bench/loadgen.c, built here with the system `cc`); and undercurrent over HTTP/2 next to
+ * undercurrent over HTTP/1.1 (the `_h2` rows). Each row starts a fresh server process for each
+ * side, pins it to CPU 0 and the generator to CPU 1 (when `taskset` exists), runs the generator
+ * once per repetition, and prints one table of figures, ratios and CPU shares.
  *
  *   npm run bench                      every row, 2 s warm-up + 5 s measured, writes bench/RESULTS.md
  *   npm run bench -- --quick           about 1 s per row, fewer connections: a smoke test
@@ -46,11 +47,45 @@ interface LoadgenResult {
   error?: string;
 }
 
-type ServerName = "ws" | "undercurrent";
-const SERVERS: readonly ServerName[] = ["ws", "undercurrent"];
-const SERVER_SCRIPTS: Record<ServerName, string> = {
-  ws: "bench/ws-server.ts",
-  undercurrent: "bench/server.ts",
+/** One side of a comparison: a server and how the generator talks to it. */
+interface Side {
+  /** The key of its runs in the JSON output, and its name in the "Every run" table. */
+  name: "ws" | "undercurrent" | "http1" | "http2";
+  /** In ratio labels: ours/ws, h2/h1. */
+  short: string;
+  /** In the baseline column. */
+  label: string;
+  script: string;
+  serverArgs: readonly string[];
+  loadgenArgs: readonly string[];
+}
+
+const WS: Side = {
+  name: "ws",
+  short: "ws",
+  label: "ws",
+  script: "bench/ws-server.ts",
+  serverArgs: [],
+  loadgenArgs: [],
+};
+const OURS: Side = {
+  name: "undercurrent",
+  short: "ours",
+  label: "undercurrent",
+  script: "bench/server.ts",
+  serverArgs: [],
+  loadgenArgs: [],
+};
+/** undercurrent over HTTP/1.1, the baseline of the `_h2` rows, measured beside them. */
+const OURS_H1: Side = { ...OURS, name: "http1", short: "h1", label: "ours, HTTP/1.1" };
+/** undercurrent over cleartext HTTP/2 (prior knowledge): `attach` on `http2.createServer()`. */
+const OURS_H2: Side = {
+  ...OURS,
+  name: "http2",
+  short: "h2",
+  label: "ours, HTTP/2",
+  serverArgs: ["--h2c"],
+  loadgenArgs: ["-2"],
 };
 
 interface Settings {
@@ -63,6 +98,9 @@ interface Settings {
 interface Row {
   id: string;
   title: string;
+  /** What is compared: `subject` against `baseline` (undercurrent against ws, unless given). */
+  baseline?: Side;
+  subject?: Side;
   /** The title when `--quick` changes what is measured. */
   quickTitle?: string;
   serverMode: "echo" | "broadcast";
@@ -72,7 +110,8 @@ interface Row {
   unit: string;
   /** "higher": ratio = ours / ws, target ≥. "lower-ws": ratio = ws / ours, target ≥ (ours ≤ ws). "lower": ratio = ours / ws, target ≤. */
   compare: "higher" | "lower-ws" | "lower";
-  target: number;
+  /** None for a row that measures without a target (HTTP/2 against HTTP/1.1). */
+  target?: number;
   /** Connections the run must have opened and verified (idle), for the sanity check. */
   expectConns: (s: Settings) => number;
   /** Whether the row's figure comes from verified echoes. */
@@ -83,7 +122,24 @@ interface Row {
 
 const timing = (s: Settings): string[] => ["-W", String(s.warm), "-d", String(s.duration)];
 
-const ROWS: readonly Row[] = [
+/**
+ * An echo row once more, as undercurrent over HTTP/2 (h2c) against undercurrent over HTTP/1.1,
+ * both measured in the row: the same generator binary and arguments, plus `-2` on the HTTP/2
+ * side. The ratio is h2 / h1; issue 14 sets no target.
+ */
+function overHttp2(row: Row): Row {
+  return {
+    ...row,
+    target: undefined,
+    id: `${row.id}_h2`,
+    title: row.title.replace(/^echo ([^,]+),/, "echo $1 over HTTP/2 vs HTTP/1.1,"),
+    baseline: OURS_H1,
+    subject: OURS_H2,
+  };
+}
+
+/** Echo at three sizes: the ws rows, and the HTTP/2 rows' shapes. */
+const ECHO_ROWS: readonly Row[] = [
   {
     id: "echo64",
     title: "echo 64 B, 100 conns × 16",
@@ -123,6 +179,11 @@ const ROWS: readonly Row[] = [
     echo: true,
     budget: (s) => s.warm + s.duration + 40,
   },
+];
+
+const ROWS: readonly Row[] = [
+  ...ECHO_ROWS,
+  ...ECHO_ROWS.map(overHttp2),
   {
     id: "bcast1k",
     title: "broadcast 64 B to 1000 subscribers",
@@ -287,13 +348,9 @@ interface Server {
 }
 
 /** Starts a server (pinned when `cpu` is given) and waits until it accepts TCP connections. */
-async function startServer(
-  name: ServerName,
-  mode: string,
-  port: number,
-  cpu: number | null,
-): Promise<Server> {
-  const command = [process.execPath, "--import", "tsx", SERVER_SCRIPTS[name], String(port), mode];
+async function startServer(side: Side, mode: string, port: number, cpu: number | null): Promise<Server> {
+  const name = side.name;
+  const command = [process.execPath, "--import", "tsx", side.script, String(port), mode, ...side.serverArgs];
   if (cpu !== null) command.unshift("taskset", "-c", String(cpu));
   // `exec` keeps the pid: it is the server's own, which loadgen reads /proc with. The soft limit
   // of open files goes up to the hard limit, for the 10,000 idle connections.
@@ -355,9 +412,17 @@ async function runLoadgen(args: string[], cpu: number | null, budget: number): P
 
 // ------------------------------------------------------------------ figures
 
+/** The two sides of a row: what is measured against what. */
+type Role = "baseline" | "subject";
+const ROLES: readonly Role[] = ["baseline", "subject"];
+const sidesOf = (row: Row): Record<Role, Side> => ({
+  baseline: row.baseline ?? WS,
+  subject: row.subject ?? OURS,
+});
+
 interface Measured {
   row: Row;
-  runs: Record<ServerName, LoadgenResult[]>;
+  runs: Record<Role, LoadgenResult[]>;
   failures: string[];
 }
 
@@ -392,23 +457,52 @@ function problems(row: Row, settings: Settings, r: LoadgenResult): string[] {
  * the server nor the generator had 90% of a core, something else had the machine: the run is
  * marked contended, and its row worth running again (`--only ROW --reps 3`).
  */
-const SATURATING = new Set(["echo64", "echo16k", "echo1m", "bcast1k", "connect"]);
+const SATURATING = new Set([
+  "echo64",
+  "echo16k",
+  "echo1m",
+  "echo64_h2",
+  "echo16k_h2",
+  "echo1m_h2",
+  "bcast1k",
+  "connect",
+]);
 function contended(row: Row, r: LoadgenResult): boolean {
   return SATURATING.has(row.id) && Math.max(r.server_cpu_pct, r.client_cpu_pct) < 90;
 }
 
-function ratioOf(row: Row, ws: number, ours: number): number {
-  return row.compare === "lower-ws" ? ws / ours : ours / ws;
+function ratioOf(row: Row, baseline: number, subject: number): number {
+  return row.compare === "lower-ws" ? baseline / subject : subject / baseline;
 }
 
-function met(row: Row, ratio: number): boolean {
+function ratioLabel(row: Row): string {
+  const { baseline, subject } = sidesOf(row);
+  return row.compare === "lower-ws"
+    ? `${baseline.short}/${subject.short}`
+    : `${subject.short}/${baseline.short}`;
+}
+
+/** Whether the target is met; undefined for a row with no target or no ratio. */
+function met(row: Row, ratio: number): boolean | undefined {
+  if (row.target === undefined || !Number.isFinite(ratio)) return undefined;
   return row.compare === "lower" ? ratio <= row.target : ratio >= row.target;
 }
 
 function targetText(row: Row): string {
+  if (row.target === undefined) return "none (measured)";
   if (row.compare === "lower-ws") return "≤ ws (ratio ws/ours ≥ 1)";
   if (row.compare === "lower") return `≤ ${row.target}× ws`;
   return `≥ ${row.target}× ws`;
+}
+
+/** The medians of a row's figure on each side, and their ratio. */
+function figures(
+  row: Row,
+  runs: Record<Role, LoadgenResult[]>,
+): { baseline: number; subject: number; ratio: number } {
+  const baseline = median(runs.baseline.map(row.figure));
+  const subject = median(runs.subject.map(row.figure));
+  return { baseline, subject, ratio: ratioOf(row, baseline, subject) };
 }
 
 const fmt = (n: number): string => {
@@ -420,24 +514,26 @@ const fmt = (n: number): string => {
 const pct = (n: number): string => (Number.isFinite(n) ? `${Math.round(n)}%` : "–");
 
 function table(measured: Measured[], settings: Settings): string {
+  // The baseline is ws, except in the `_h2` rows: undercurrent over HTTP/1.1, against which
+  // undercurrent over HTTP/2 is measured (its cell says so).
   const lines = [
-    "| row | ws | undercurrent | ratio | target | met | gen CPU (ws / ours) | server CPU (ws / ours) | errors (ws / ours) |",
+    "| row | baseline | undercurrent | ratio | target | met | gen CPU (baseline / ours) | server CPU (baseline / ours) | errors (baseline / ours) |",
     "| --- | ---: | ---: | ---: | --- | --- | --- | --- | --- |",
   ];
   for (const { row, runs } of measured) {
-    const ws = median(runs.ws.map(row.figure));
-    const ours = median(runs.undercurrent.map(row.figure));
-    const ratio = ratioOf(row, ws, ours);
-    const ratioLabel = row.compare === "lower-ws" ? "ws/ours" : "ours/ws";
-    const cpu = (name: ServerName, pick: (r: LoadgenResult) => number): string =>
-      row.id === "idle10k" ? "–" : pct(median(runs[name].map(pick)));
-    const errors = (name: ServerName): number => runs[name].reduce((n, r) => n + r.errors, 0);
+    const { baseline, subject, ratio } = figures(row, runs);
+    const sides = sidesOf(row);
+    const cpu = (role: Role, pick: (r: LoadgenResult) => number): string =>
+      row.id === "idle10k" ? "–" : pct(median(runs[role].map(pick)));
+    const errors = (role: Role): number => runs[role].reduce((n, r) => n + r.errors, 0);
+    const isMet = met(row, ratio);
     lines.push(
-      `| ${(settings.quick ? row.quickTitle : undefined) ?? row.title} | ${fmt(ws)} ${row.unit} | ${fmt(ours)} ${row.unit} | ${fmt(ratio)}× ${ratioLabel} | ` +
-        `${targetText(row)} | ${Number.isFinite(ratio) ? (met(row, ratio) ? "yes" : "no") : "–"} | ` +
-        `${cpu("ws", (r) => r.client_cpu_pct)} / ${cpu("undercurrent", (r) => r.client_cpu_pct)} | ` +
-        `${cpu("ws", (r) => r.server_cpu_pct)} / ${cpu("undercurrent", (r) => r.server_cpu_pct)} | ` +
-        `${errors("ws")} / ${errors("undercurrent")} |`,
+      `| ${(settings.quick ? row.quickTitle : undefined) ?? row.title} | ${sides.baseline.label}: ${fmt(baseline)} ${row.unit} | ` +
+        `${sides.subject === OURS ? "" : `${sides.subject.label}: `}${fmt(subject)} ${row.unit} | ${fmt(ratio)}× ${ratioLabel(row)} | ` +
+        `${targetText(row)} | ${isMet === undefined ? "–" : isMet ? "yes" : "no"} | ` +
+        `${cpu("baseline", (r) => r.client_cpu_pct)} / ${cpu("subject", (r) => r.client_cpu_pct)} | ` +
+        `${cpu("baseline", (r) => r.server_cpu_pct)} / ${cpu("subject", (r) => r.server_cpu_pct)} | ` +
+        `${errors("baseline")} / ${errors("subject")} |`,
     );
   }
   return lines.join("\n");
@@ -449,8 +545,9 @@ function details(measured: Measured[]): string {
     "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: |",
   ];
   for (const { row, runs } of measured) {
-    for (const name of SERVERS) {
-      runs[name].forEach((r, i) => {
+    for (const role of ROLES) {
+      const name = sidesOf(row)[role].name;
+      runs[role].forEach((r, i) => {
         const rate =
           row.id === "idle10k" ? `${fmt(r.bytes_per_conn ?? 0)} B/conn` : `${fmt(r.rate)} ${r.unit}`;
         lines.push(
@@ -541,10 +638,12 @@ async function main(): Promise<number> {
   const measured: Measured[] = [];
 
   for (const row of rows) {
-    const m: Measured = { row, runs: { ws: [], undercurrent: [] }, failures: [] };
+    const m: Measured = { row, runs: { baseline: [], subject: [] }, failures: [] };
     measured.push(m);
     for (let rep = 0; rep < reps; rep++) {
-      for (const name of SERVERS) {
+      for (const role of ROLES) {
+        const side = sidesOf(row)[role];
+        const name = side.name;
         const port = await freePort();
         let server: Server | undefined;
         if (quietWait > 0) {
@@ -553,9 +652,10 @@ async function main(): Promise<number> {
             process.stderr.write(`  (machine still busy after ${quietWait} s: running anyway)\n`);
         }
         try {
-          server = await startServer(name, row.serverMode, port, serverCpu);
+          server = await startServer(side, row.serverMode, port, serverCpu);
           const args = [
             ...row.args(settings),
+            ...side.loadgenArgs,
             "-p",
             String(port),
             "-x",
@@ -564,11 +664,11 @@ async function main(): Promise<number> {
             `${name}/${row.id}`,
           ];
           const result = await runLoadgen(args, clientCpu, row.budget(settings));
-          m.runs[name].push(result);
+          m.runs[role].push(result);
           for (const p of problems(row, settings, result)) m.failures.push(`${name}: ${p}`);
           const figure = row.figure(result);
           process.stderr.write(
-            `  ${row.id.padEnd(8)} ${name.padEnd(12)} ${fmt(figure)} ${row.unit}` +
+            `  ${row.id.padEnd(10)} ${name.padEnd(12)} ${fmt(figure)} ${row.unit}` +
               `  gen ${pct(result.client_cpu_pct)} server ${pct(result.server_cpu_pct)} errors ${result.errors}\n`,
           );
         } catch (error) {
@@ -588,27 +688,38 @@ async function main(): Promise<number> {
   const failures = measured.flatMap((m) => m.failures.map((f) => `${m.row.id}: ${f}`));
   console.log(`\n${summary}\n`);
   const noisy = measured.flatMap(({ row, runs }) =>
-    SERVERS.flatMap((name) => runs[name].filter((r) => contended(row, r)).map(() => `${row.id}/${name}`)),
+    ROLES.flatMap((role) =>
+      runs[role].filter((r) => contended(row, r)).map(() => `${row.id}/${sidesOf(row)[role].name}`),
+    ),
   );
   const noisyNote =
     noisy.length === 0
       ? ""
       : `Contended (neither side had 90% of a core; compare with care, or rerun): ${noisy.join(", ")}`;
-  console.log(`${rows.length} rows × ${SERVERS.length} servers × ${reps} rep(s) in ${seconds.toFixed(1)} s`);
+  console.log(`${rows.length} rows × ${ROLES.length} servers × ${reps} rep(s) in ${seconds.toFixed(1)} s`);
   if (noisyNote !== "") console.log(noisyNote);
   if (failures.length !== 0) console.log(`\nFAILED:\n${failures.map((f) => `- ${f}`).join("\n")}`);
 
   if (values.json !== undefined) {
-    const data = measured.map(({ row, runs, failures: f }) => ({
-      row: row.id,
-      title: row.title,
-      unit: row.unit,
-      ws: median(runs.ws.map(row.figure)),
-      undercurrent: median(runs.undercurrent.map(row.figure)),
-      ratio: ratioOf(row, median(runs.ws.map(row.figure)), median(runs.undercurrent.map(row.figure))),
-      failures: f,
-      runs,
-    }));
+    // Each row names its two sides (`baseline`, `subject`: ws and undercurrent, or http1 and
+    // http2), gives the median figure of each under its name, and its runs under the same names.
+    const data = measured.map(({ row, runs, failures: f }) => {
+      const { baseline, subject } = sidesOf(row);
+      const figure = figures(row, runs);
+      return {
+        row: row.id,
+        title: row.title,
+        unit: row.unit,
+        baseline: baseline.name,
+        subject: subject.name,
+        [baseline.name]: figure.baseline,
+        [subject.name]: figure.subject,
+        ratio: figure.ratio,
+        ratioLabel: ratioLabel(row),
+        failures: f,
+        runs: { [baseline.name]: runs.baseline, [subject.name]: runs.subject },
+      };
+    });
     writeFileSync(values.json, `${JSON.stringify({ quick, reps, seconds, rows: data }, null, 2)}\n`);
   }
   if (out !== undefined) {

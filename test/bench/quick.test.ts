@@ -1,6 +1,7 @@
 /**
  * The benchmark's smoke test: `npm run bench -- --quick` builds loadgen, runs every row against
- * `ws` and undercurrent, and writes its report. Nothing about speed is asserted, not even that a
+ * `ws` and undercurrent (the `_h2` rows: undercurrent over HTTP/2 against undercurrent over
+ * HTTP/1.1), and writes its report. Nothing about speed is asserted, not even that a
  * loaded machine answered in time: timeouts, resets and a short count are what a busy machine
  * gives, and the bench reports them (exit code 1) without this test failing. What must hold is
  * that the bench ran and reported every row on both servers, and that nothing a correct server
@@ -16,7 +17,21 @@ import { fileURLToPath } from "node:url";
 import { program } from "../helpers/programs.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const ROW_IDS = ["echo64", "echo16k", "echo1m", "bcast1k", "lat64", "connect", "idle10k"];
+const ROW_IDS = [
+  "echo64",
+  "echo16k",
+  "echo1m",
+  "echo64_h2",
+  "echo16k_h2",
+  "echo1m_h2",
+  "bcast1k",
+  "lat64",
+  "connect",
+  "idle10k",
+];
+/** The two sides each row compares: ws and undercurrent, or undercurrent on HTTP/1.1 and on HTTP/2. */
+const sidesOf = (row: string): string[] =>
+  row.endsWith("_h2") ? ["http1", "http2"] : ["ws", "undercurrent"];
 /** loadgen's error kinds that no machine's speed explains. */
 const CORRECTNESS_ERRORS = ["handshake", "protocol", "payload"];
 
@@ -29,8 +44,8 @@ interface Report {
   quick: boolean;
   rows: {
     row: string;
-    ws: number;
-    undercurrent: number;
+    baseline: string;
+    subject: string;
     ratio: number;
     failures: string[];
     runs: Record<string, Run[]>;
@@ -65,7 +80,8 @@ test(
         ROW_IDS,
       );
       for (const row of report.rows) {
-        for (const server of ["ws", "undercurrent"]) {
+        assert.deepEqual([row.baseline, row.subject], sidesOf(row.row), `${row.row}: the sides compared`);
+        for (const server of sidesOf(row.row)) {
           const runs = row.runs[server] ?? [];
           assert.equal(runs.length, 1, `${row.row}/${server}: one run`);
           for (const run of runs) {
@@ -80,6 +96,9 @@ test(
         "echo 64 B",
         "echo 16 KiB",
         "echo 1 MiB",
+        "echo 64 B over HTTP/2",
+        "echo 16 KiB over HTTP/2",
+        "echo 1 MiB over HTTP/2",
         "broadcast 64 B",
         "round-trip",
         "handshakes",
