@@ -74,7 +74,10 @@ export function chat(next: NextHandler, options: { broker?: Broker } = {}): WebS
     response.end(JSON.stringify(body));
   };
   site.upgrade = next.upgrade;
+  site.stream = next.stream;
   site.close = next.close;
+  /** How each socket came: "HTTP/2" (extended CONNECT) or "HTTP/1.1" (upgrade). */
+  const transports = new WeakMap<Channel<Member>, string>();
   const topic = (room: string) => `room:${room}`;
   /** Rooms with members on this process, for the presence heartbeat. */
   const rooms = new Map<string, number>();
@@ -123,7 +126,15 @@ export function chat(next: NextHandler, options: { broker?: Broker } = {}): WebS
           channel.data = { room, nick };
           channel.subscribe(topic(room));
           rooms.set(room, (rooms.get(room) ?? 0) + 1);
-          void channel.sendText(JSON.stringify({ type: "welcome", room, nick, server: SERVER_ID }));
+          void channel.sendText(
+            JSON.stringify({
+              type: "welcome",
+              room,
+              nick,
+              server: SERVER_ID,
+              transport: transports.get(channel),
+            }),
+          );
           handler.publish(topic(room), JSON.stringify({ type: "system", text: `${nick} joined` }));
           presence(room);
         } else if (message.type === "say" && channel.data !== undefined) {
@@ -137,6 +148,11 @@ export function chat(next: NextHandler, options: { broker?: Broker } = {}): WebS
         } else {
           void channel.sendText(JSON.stringify({ type: "error", text: "join a room first" }));
         }
+      },
+      onConnect({ channel, exchange }) {
+        // The page shows which transport its socket came over: an extended CONNECT stream on its
+        // HTTP/2 connection (RFC 8441), or an HTTP/1.1 upgrade.
+        transports.set(channel, exchange.request.httpVersionMajor === 2 ? "HTTP/2" : "HTTP/1.1");
       },
       onClose({ channel }) {
         leave(channel);

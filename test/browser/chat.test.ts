@@ -17,6 +17,7 @@ import type { Browser, Page } from "playwright-core";
 import { handshake, serve, type Server } from "../../src/index.js";
 import { chat, chatPage } from "../../examples/chat/server.js";
 import { launchChromium, newPage } from "./browser.js";
+import { selfSignedCertificate } from "../helpers/certificate.js";
 
 const TEST = { timeout: 120_000 };
 const ARTIFACTS = fileURLToPath(new URL("../../test-artifacts/", import.meta.url));
@@ -65,7 +66,7 @@ async function freePort(): Promise<number> {
 
 /** Waits for the page's socket, then joins `room` as `nick` through the form. */
 async function join(page: Page, room: string, nick: string): Promise<void> {
-  await page.locator("#status", { hasText: /^connected$/ }).waitFor();
+  await page.locator("#status", { hasText: /^connected/ }).waitFor();
   await page.fill("#room", room);
   await page.fill("#nick", nick);
   await page.click("#join-button");
@@ -102,6 +103,8 @@ test("two pages in one room see each other's messages; a page in another room do
   await join(alice, "alpha", "alice");
   await join(bob, "alpha", "bob");
   await join(carol, "beta", "carol");
+  // The page says how its socket came: an HTTP/1.1 upgrade here (HTTP/2 over HTTPS, below).
+  assert.equal(await alice.locator("#status").textContent(), "connected · HTTP/1.1");
   await seen(alice, "bob joined");
   await count(alice, 2);
   await count(bob, 2);
@@ -204,6 +207,37 @@ function makeBytes(size: number, seed: number): Buffer {
   return out;
 }
 
+test(
+  "over HTTPS the chat's sockets ride the page's HTTP/2 connection, and the page says so",
+  TEST,
+  async () => {
+    const certificate = await selfSignedCertificate();
+    const server = await serve(chat(chatPage()), {
+      port: 0,
+      host: "127.0.0.1",
+      tls: { cert: certificate.cert, key: certificate.key },
+    });
+    try {
+      const url = `https://127.0.0.1:${server.port}/`;
+      const [alice, bob] = [
+        await newPage(browser, { ignoreHTTPSErrors: true }),
+        await newPage(browser, { ignoreHTTPSErrors: true }),
+      ];
+      await Promise.all([alice.goto(url), bob.goto(url)]);
+      await join(alice, "h2room", "alice");
+      await join(bob, "h2room", "bob");
+      await alice.locator("#status", { hasText: "connected · HTTP/2" }).waitFor();
+      await bob.locator("#status", { hasText: "connected · HTTP/2" }).waitFor();
+      await say(alice, "hello over h2");
+      await seen(bob, "hello over h2");
+      await Promise.all([alice.context().close(), bob.context().close()]);
+    } finally {
+      await server.close();
+      await certificate.remove();
+    }
+  },
+);
+
 test("binary messages and server close codes reach the browser's WebSocket", TEST, async () => {
   const received: Buffer[] = [];
   const closes: Array<{ code: number; reason: string }> = [];
@@ -298,8 +332,8 @@ test("the page reconnects by itself after the server restarts on the same port",
 
   server = await startChat(port);
   const started = Date.now();
-  await alice.locator("#status", { hasText: /^connected$/ }).waitFor({ timeout: 20_000 });
-  await bob.locator("#status", { hasText: /^connected$/ }).waitFor({ timeout: 20_000 });
+  await alice.locator("#status", { hasText: /^connected/ }).waitFor({ timeout: 20_000 });
+  await bob.locator("#status", { hasText: /^connected/ }).waitFor({ timeout: 20_000 });
   const reconnectedIn = Date.now() - started;
   assert.ok(reconnectedIn < 20_000, `reconnected in ${reconnectedIn} ms`);
 
