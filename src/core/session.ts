@@ -23,10 +23,10 @@ import { Channel, type ChannelPort, type SendOptions } from "./channel.js";
 import { observe, settle, track } from "./completion.js";
 import type { HandlerContext } from "./context.js";
 import type { Exchange, Runtime } from "./options.js";
-import type { Clock, Link, LinkEvents, Timer } from "./ports.js";
+import type { Link, LinkEvents, Timer } from "./ports.js";
 import { startTimer, type IdleTarget } from "./timers.js";
 import type { ClosedBy } from "./events.js";
-import type { ConnectionCounts } from "./stats.js";
+import { backpressureActed, sessionClosed, sessionOpened, type ObservedSession } from "./session-events.js";
 
 const noop = (): void => {};
 const EMPTY = new Uint8Array(0);
@@ -35,7 +35,7 @@ type CallbackName = keyof Callbacks;
 
 /** The session of one connection: a {@link ChannelPort} over a {@link Link}. */
 export class Session<T, R extends Runtime = Runtime>
-  implements ChannelPort<T>, LinkEvents, IdleTarget, Subscriber, ConnectionCounts
+  implements ChannelPort<T>, LinkEvents, IdleTarget, Subscriber, ObservedSession<T, R>
 {
   readonly protocol: string;
   readonly channel: Channel<T>;
@@ -106,21 +106,10 @@ export class Session<T, R extends Runtime = Runtime>
    * until what it returned settles.
    */
   start(exchange: Exchange<R>): void {
-    const { callbacks, events } = this.context;
+    const { callbacks } = this.context;
     this.context.connections.add(this.channel);
     this.context.idle.add(this);
-    this.context.counters.open.add(this);
-    this.openedAt = now(this.context.clock);
-    if (events.connectionOpen.hasSubscribers) {
-      events.connectionOpen.publish({
-        channel: this.channel,
-        exchange,
-        protocol: this.protocol,
-        extensions: this.link.extensions,
-        remoteAddress: this.link.remoteAddress,
-        remotePort: this.link.remotePort,
-      });
-    }
+    this.openedAt = sessionOpened(this, exchange);
     this.connecting = callbacks.onConnect !== undefined;
     this.link.start(this, this.connecting);
     if (!this.connecting) return;
@@ -189,31 +178,12 @@ export class Session<T, R extends Runtime = Runtime>
     this.context.connections.delete(this.channel);
     this.context.idle.delete(this);
     this.context.topics.unsubscribeAll(this);
-    this.observeClose();
+    const { closeCode, closeReason } = this.link;
+    sessionClosed(this, closeCode, closeReason, this.closedBy, this.openedAt);
     if (!this.connecting) this.report();
     // onClose waits for onConnect to settle (it may never); close() means "the transport is
     // gone" and resolves now, so handler.close() cannot hang on such a connection.
     else this.resolveClosed?.();
-  }
-
-  /** Adds this connection's counts to the handler's, and tells `undercurrent:connection:close`. */
-  private observeClose(): void {
-    const { counters, events } = this.context;
-    const { closeCode: code, closeReason: reason } = this.link;
-    counters.retire(this, code);
-    if (!events.connectionClose.hasSubscribers) return;
-    events.connectionClose.publish({
-      channel: this.channel,
-      code,
-      reason,
-      // No close frame of ours went first: the peer's did, unless none came at all (1006).
-      closedBy: this.closedBy ?? (code === CloseCode.AbnormalClosure ? "transport" : "client"),
-      duration: now(this.context.clock) - this.openedAt,
-      messagesIn: this.messagesIn,
-      messagesOut: this.messagesOut,
-      bytesIn: this.link.bytesIn,
-      bytesOut: this.link.bytesOut,
-    });
   }
 
   // IdleTarget.
@@ -338,42 +308,19 @@ export class Session<T, R extends Runtime = Runtime>
   private policy(size: number): SendOutcome {
     const { maxBackpressure, backpressure } = this.context.options;
     if (backpressure === "buffer") {
-      if (this.context.events.backpressure.hasSubscribers) this.observeBuffering(size);
+      // Past the limit, the buffer policy is only told (to whoever listens).
+      if (this.context.events.backpressure.hasSubscribers) {
+        const buffered = this.link.bufferedAmount;
+        if (buffered + size > maxBackpressure) backpressureActed(this, "buffer", buffered, size);
+      }
       return "sent";
     }
     const buffered = this.link.bufferedAmount;
     if (buffered + size <= maxBackpressure) return "sent";
-    this.observeBackpressure(backpressure, buffered, size);
+    backpressureActed(this, backpressure, buffered, size);
     if (backpressure === "drop") return "dropped";
     void this.close(CloseCode.PolicyViolation, "backpressure limit exceeded").catch(noop);
     return "backpressure";
-  }
-
-  /** The `"buffer"` policy queued a send past the limit (checked only when someone listens). */
-  private observeBuffering(size: number): void {
-    const buffered = this.link.bufferedAmount;
-    if (buffered + size > this.context.options.maxBackpressure)
-      this.observeBackpressure("buffer", buffered, size);
-  }
-
-  /** Counts what the backpressure policy did, and tells `undercurrent:backpressure`. */
-  private observeBackpressure(
-    action: "close" | "drop" | "buffer",
-    bufferedAmount: number,
-    size: number,
-  ): void {
-    const { counters, events, options } = this.context;
-    if (action === "drop") counters.backpressureDrops++;
-    // A connection closed by the policy counts once, however many sends then find it closing.
-    else if (action === "close" && this.readyState === ReadyState.Open) counters.backpressureCloses++;
-    if (!events.backpressure.hasSubscribers) return;
-    events.backpressure.publish({
-      channel: this.channel,
-      action,
-      bufferedAmount,
-      size,
-      limit: options.maxBackpressure,
-    });
   }
 
   /** A message send that may not go: closed channel, or the policy said no. */
@@ -449,11 +396,6 @@ export class Session<T, R extends Runtime = Runtime>
   publish(topic: string, message: string | BinaryData): number {
     return this.context.topics.publish(topic, message, this);
   }
-}
-
-/** The clock's time in ms (a monotonic one where the runtime has it). */
-function now(clock: Clock): number {
-  return clock.now?.() ?? Date.now();
 }
 
 function closedBefore(error: Error): Error {
