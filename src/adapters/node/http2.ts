@@ -24,10 +24,9 @@ import {
 import type { Exchange as CoreExchange } from "../../core/options.js";
 import { Session } from "../../core/session.js";
 import { admit, upgradeRefused } from "../../core/admission.js";
-import { ByteLink } from "../../wire/link.js";
 import { answerFields, validateConnect, type ConnectAccepted } from "../../protocol/extended-connect.js";
 import { Http2StreamTransport } from "./h2-stream.js";
-import { connectionZlib } from "./zlib.js";
+import { openSession } from "./open-session.js";
 import type { NodeContext, NodeRuntime } from "./context.js";
 
 type Exchange = CoreExchange<NodeRuntime>;
@@ -192,19 +191,8 @@ export function acceptStream<T>(
         console.error("undercurrent: the HTTP/2 answer cannot be written:", error);
         return refuseStream(stream, 500, INTERNAL_ERROR);
       }
-      const { options } = context;
       const transport = new Http2StreamTransport(stream);
-      const link = new ByteLink(transport, {
-        maxPayload: options.maxPayload,
-        maxFragments: options.maxFragments,
-        slabs: context.slabs,
-        clock: context.clock,
-        compression:
-          deflate === undefined ? undefined : connectionZlib(deflate, options.compression!, context.zlib!),
-        extensions: deflate?.response ?? "",
-      });
-      const session = new Session<T, NodeRuntime>(link, context, protocol);
-      if (admission.data !== undefined) session.channel.data = admission.data.value;
+      const session = openSession(context, transport, admission);
       carry(context, stream, transport, session as unknown as AnySession);
       session.start(exchange);
     },

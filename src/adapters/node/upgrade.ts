@@ -20,10 +20,8 @@ import {
   validateUpgrade,
 } from "../../protocol/handshake.js";
 import type { Exchange as CoreExchange } from "../../core/options.js";
-import { Session } from "../../core/session.js";
-import { ByteLink } from "../../wire/link.js";
 import { SocketStream } from "./socket.js";
-import { connectionZlib } from "./zlib.js";
+import { openSession } from "./open-session.js";
 import type { NodeContext, NodeRuntime } from "./context.js";
 import { admit, upgradeRefused } from "../../core/admission.js";
 
@@ -181,19 +179,7 @@ export function acceptUpgrade<T>(
       }
       socket.off("error", destroySocket);
       socket.write(response, "latin1");
-      const { options } = context;
-      const link = new ByteLink(new SocketStream(socket as Socket, head), {
-        maxPayload: options.maxPayload,
-        maxFragments: options.maxFragments,
-        slabs: context.slabs,
-        clock: context.clock,
-        compression:
-          deflate === undefined ? undefined : connectionZlib(deflate, options.compression!, context.zlib!),
-        extensions: deflate?.response ?? "",
-      });
-      const session = new Session<T, NodeRuntime>(link, context, protocol);
-      if (admission.data !== undefined) session.channel.data = admission.data.value;
-      session.start(exchange);
+      openSession(context, new SocketStream(socket as Socket, head), admission).start(exchange);
     },
   );
 }
