@@ -7,7 +7,7 @@
  * @module
  */
 
-import { isFieldValue, isToken, type RequestHeaders } from "./handshake.js";
+import { isFieldValue, isToken, type RequestHeaders, type UpgradeRejected } from "./handshake.js";
 
 /** What a request on an HTTP/2 stream is, as far as WebSockets are concerned. */
 export type ConnectKind =
@@ -56,13 +56,8 @@ export interface ConnectAccepted {
   readonly protocols: readonly string[];
 }
 
-/** An extended CONNECT that must be refused with `status`. */
-export interface ConnectRejected {
-  readonly ok: false;
-  readonly status: number;
-  /** One line saying why, sent as the response body. */
-  readonly reason: string;
-  readonly headers?: Readonly<Record<string, string>>;
+/** An extended CONNECT that must be refused with `status`, as an upgrade would be. */
+export interface ConnectRejected extends UpgradeRejected {
   /**
    * The request is malformed (RFC 9113 §8.1.1): "Malformed requests or responses that are
    * detected MUST be treated as a stream error of type PROTOCOL_ERROR", after an answer ("a
