@@ -7,7 +7,13 @@
  * @module
  */
 
-import { isFieldValue, isToken, type RequestHeaders, type UpgradeRejected } from "./handshake.js";
+import {
+  headerTokensExact,
+  isFieldValue,
+  isToken,
+  type RequestHeaders,
+  type UpgradeRejected,
+} from "./handshake.js";
 
 /** What a request on an HTTP/2 stream is, as far as WebSockets are concerned. */
 export type ConnectKind =
@@ -176,19 +182,9 @@ export function validateConnect(headers: RequestHeaders): ConnectVerdict {
       "sec-websocket-version": "13",
     });
   }
-  const protocols = offeredProtocols(headers["sec-websocket-protocol"]);
+  const protocols = headerTokensExact(headers["sec-websocket-protocol"]);
   if (protocols.some((protocol) => !isToken(protocol))) return refused(400, "invalid Sec-WebSocket-Protocol");
   return { ok: true, scheme: lowerScheme, authority, path, protocols };
-}
-
-/** The subprotocols offered (case kept: they are case-sensitive). */
-function offeredProtocols(value: string | string[] | undefined): string[] {
-  if (value === undefined) return [];
-  const joined = Array.isArray(value) ? value.join(",") : value;
-  return joined
-    .split(",")
-    .map((token) => token.trim())
-    .filter((token) => token !== "");
 }
 
 /**

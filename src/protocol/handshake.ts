@@ -234,7 +234,7 @@ function checkTarget(url: string | undefined, host: string): string | undefined 
 }
 
 /** Like {@link headerTokens}, keeping case (subprotocol names are case-sensitive). */
-function headerTokensExact(value: string | string[] | undefined): string[] {
+export function headerTokensExact(value: string | string[] | undefined): string[] {
   if (value === undefined) return [];
   const joined = Array.isArray(value) ? value.join(",") : value;
   return joined
