@@ -85,7 +85,11 @@ export class MessageInflater implements Inflater {
   inflate(data: Uint8Array, sink: InflateSink, onEnd: (error?: Error) => void): void {
     let stream: InflateRaw;
     try {
-      stream = this.stream ??= createInflateRaw({ windowBits: this.windowBits }).on("error", noop);
+      // Output never goes to the stream's own buffer, so it gets the smallest zlib allows.
+      stream = this.stream ??= createInflateRaw({
+        windowBits: this.windowBits,
+        chunkSize: constants.Z_MIN_CHUNK,
+      }).on("error", noop);
     } catch (error) {
       // Reported later, as zlib's outcomes are: the caller is not re-entered.
       return void process.nextTick(onEnd, new InternalError(error));

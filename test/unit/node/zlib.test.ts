@@ -230,3 +230,12 @@ test("regression: a late error on a deflate stream is not an unhandled 'error' e
   const stream = (deflater as unknown as { stream: NodeJS.EventEmitter }).stream;
   assert.doesNotThrow(() => stream.emit("error", new Error("late")));
 });
+
+test("the inflater's zlib stream keeps no output buffer of its own (output goes to the sink)", async () => {
+  const inflater = new MessageInflater(15, true);
+  assert.equal(await inflateOnce(inflater, compressed("hello ".repeat(10_000))), undefined);
+  const stream = (inflater as unknown as { stream: { _outBuffer: Buffer } }).stream;
+  // Node gives a zlib stream a 16 KiB output buffer by default, for the connection's whole life.
+  assert.ok(stream._outBuffer.length <= constants.Z_MIN_CHUNK, `${stream._outBuffer.length} bytes`);
+  inflater.release();
+});
