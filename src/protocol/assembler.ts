@@ -82,7 +82,7 @@ export class MessageAssembler {
       this.pieces = null;
       this.inflatedLength = 0;
       this.output = null;
-      this.firstSpace = Math.min(Math.max(MIN_SPACE, data.length * 4), MAX_FIRST_SPACE, this.maxPayload + 1);
+      this.firstSpace = Math.min(Math.max(MIN_SPACE, data.length * 8), MAX_FIRST_SPACE, this.maxPayload + 1);
       return { type: "compressed", binary: this.opcode === Opcode.Binary, data };
     }
     const single = messageEnd && this.pieces === null && this.utf8 === null;
@@ -133,6 +133,11 @@ export class MessageAssembler {
     }
     if (this.opcode === Opcode.Text) {
       (this.utf8 ??= new StreamingUtf8Decoder()).push(this.output!.subarray(0, written));
+      // A scratch area filled in one write is doubled (up to TEXT_SCRATCH): fewer, larger writes.
+      const scratch = this.output!;
+      if (written === scratch.length && scratch.length < TEXT_SCRATCH) {
+        this.output = new Uint8Array(Math.min(TEXT_SCRATCH, scratch.length * 2));
+      }
     } else if (this.output === null || start + written > this.output.length) {
       throw new RangeError("inflated output past the space handed out");
     }
@@ -172,9 +177,10 @@ export class MessageAssembler {
   private firstSpace = MIN_SPACE;
 
   /**
-   * A fuller buffer for the binary message's output, holding what is written so far. Past the
-   * first it is one resizable buffer reserved up to `maxPayload` + 1 and grown in place, so a
-   * large message is never copied again and memory follows the bytes actually written.
+   * A fuller buffer for the binary message's output (twice the size), holding what is written so
+   * far. Up to {@link MAX_FIRST_SPACE} it is a plain buffer (copying that little costs less than
+   * reserving); past it, one resizable buffer reserved up to `maxPayload` + 1 and grown in place,
+   * so a large message is never copied again and memory follows the bytes actually written.
    */
   private grow(output: Uint8Array): Uint8Array {
     const limit = this.maxPayload + 1;
@@ -183,6 +189,11 @@ export class MessageAssembler {
     if (buffer.resizable === true) {
       buffer.resize(size);
       return new Uint8Array(buffer, 0, size);
+    }
+    if (size <= MAX_FIRST_SPACE) {
+      const grown = new Uint8Array(size);
+      grown.set(output.subarray(0, this.inflatedLength));
+      return grown;
     }
     const grown = new (ArrayBuffer as unknown as ResizableBufferConstructor)(size, { maxByteLength: limit });
     const view = new Uint8Array(grown, 0, size);
@@ -207,14 +218,18 @@ export class MessageAssembler {
   }
 }
 
-/** The first output buffer of a compressed message is at least this big (or `maxPayload` + 1). */
-const MIN_SPACE = 16 * 1024;
 /**
- * ... and at most this big: a message that outgrows it moves to a resizable buffer (one copy of
- * this much), so a zip bomb never holds a large first buffer beside the growing one.
+ * The first output buffer of a compressed message is eight times its compressed size, at least
+ * this big (or `maxPayload` + 1) ...
+ */
+const MIN_SPACE = 1024;
+/**
+ * ... and at most this big; a buffer doubles up to this size by copying, and a message that
+ * outgrows it moves to a resizable buffer (one copy of at most this much), so a zip bomb never
+ * holds a large buffer beside the growing one.
  */
 const MAX_FIRST_SPACE = 256 * 1024;
-/** Inflated text is decoded from a scratch area this big, reused as the message inflates. */
+/** Inflated text is decoded from a scratch area (reused; doubled while filled) up to this big. */
 const TEXT_SCRATCH = 64 * 1024;
 
 /** An `ArrayBuffer` that may be resizable (ES2024; the project's library types are ES2023). */

@@ -42,7 +42,7 @@ function pattern(length: number): Uint8Array {
 
 test("a small binary message is written into one buffer and delivered from it, not joined", () => {
   const messages = compressedMessage(Opcode.Binary, 1 << 20);
-  const bytes = pattern(5000);
+  const bytes = pattern(800);
   const spaces = write(messages, bytes);
   assert.equal(spaces.length, 1);
   const event = messages.inflatedEnd();
@@ -56,12 +56,13 @@ test("a large binary message grows one buffer in place, then is delivered at its
   const bytes = pattern(3 << 20);
   const spaces = write(messages, bytes);
   assert.ok(spaces.length > 2, "the first buffer was outgrown");
-  // Past the first buffer, every space is in the same (resizable) buffer: grown, never copied again.
-  const grown = new Set(spaces.slice(1).map((space) => space.buffer));
-  assert.equal(grown.size, 1);
+  // Past 256 KiB, every space is in the same (resizable) buffer: grown, never copied again.
+  const large = spaces.filter((space) => space.byteOffset >= 256 * 1024);
+  assert.ok(large.length > 2);
+  assert.equal(new Set(large.map((space) => space.buffer)).size, 1);
   const event = messages.inflatedEnd();
   assert.ok(event.type === "binary");
-  assert.equal(event.data.buffer, spaces[1]!.buffer);
+  assert.equal(event.data.buffer, large[0]!.buffer);
   assert.equal(event.data.length, bytes.length);
   assert.equal(event.data.buffer.byteLength, bytes.length, "shrunk to the message");
   assert.deepEqual(Buffer.from(event.data), Buffer.from(bytes));
@@ -99,7 +100,11 @@ test("inflated text is decoded from a reused scratch area and checked as it is w
   const text = "héllo wörld ".repeat(20_000);
   const spaces = write(messages, new TextEncoder().encode(text));
   assert.ok(spaces.length > 1);
-  assert.equal(new Set(spaces.map((space) => space.buffer)).size, 1, "one scratch area, reused");
+  // The scratch area doubles while each write fills it, up to 64 KiB, then is reused.
+  const full = spaces.filter((space) => space.length === 64 * 1024);
+  assert.ok(full.length > 1);
+  assert.equal(new Set(full.map((space) => space.buffer)).size, 1, "one scratch area, reused");
+  assert.ok(spaces.length < 16, `${spaces.length} writes`);
   assert.deepEqual(messages.inflatedEnd(), { type: "text", text });
 
   const invalid = compressedMessage(Opcode.Text, 1 << 20);
@@ -127,4 +132,17 @@ test("pieces from callers that hold them are copied into the space", () => {
   messages.inflated(new Uint8Array([3]));
   const event = messages.inflatedEnd();
   assert.deepEqual(event.type === "binary" && [...event.data], [1, 2, 3]);
+});
+
+test("the first buffer is sized from the compressed size: 8 times it, within 1 KiB..256 KiB", () => {
+  for (const [compressed, first] of [
+    [10, 1024],
+    [1000, 8000],
+    [1 << 20, 256 * 1024],
+  ] as const) {
+    const messages = compressedMessage(Opcode.Binary, 1 << 30, compressed);
+    assert.equal(messages.inflateSpace().length, first);
+  }
+  // Never past the limit + 1.
+  assert.equal(compressedMessage(Opcode.Binary, 100, 10).inflateSpace().length, 101);
 });
