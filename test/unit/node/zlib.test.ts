@@ -239,3 +239,28 @@ test("the inflater's zlib stream keeps no output buffer of its own (output goes 
   assert.ok(stream._outBuffer.length <= constants.Z_MIN_CHUNK, `${stream._outBuffer.length} bytes`);
   inflater.release();
 });
+
+test("a large message inflates in steps, letting the event loop run between them", async () => {
+  const message = Buffer.alloc(4 * 1024 * 1024, 7);
+  const inflater = new MessageInflater(15, true);
+  const space = new Uint8Array(message.length + 1);
+  let filled = 0;
+  const sink: InflateSink = {
+    inflateSpace: () => space.subarray(filled),
+    inflatedInto: (written) => ((filled += written), true),
+  };
+  let ended = false;
+  let loopRanBeforeEnd = false;
+  const done = new Promise<Error | undefined>((resolve) =>
+    inflater.inflate(compressed(message.toString("latin1")), sink, (error) => {
+      ended = true;
+      resolve(error);
+    }),
+  );
+  setImmediate(() => (loopRanBeforeEnd = !ended));
+  assert.equal(await done, undefined);
+  assert.ok(loopRanBeforeEnd, "an immediate ran while the message was inflating");
+  assert.equal(filled, message.length);
+  assert.ok(Buffer.from(space.subarray(0, filled)).equals(message));
+  inflater.release();
+});
