@@ -1,8 +1,9 @@
 /**
  * `npm run fuzz -- --seconds N`: runs the fuzz properties of test/fuzz for N seconds (default
- * 60): a third of the time on the protocol core, a third on a live server fed random frame
- * streams, and a third on callbacks and decisions handing back odd values (odd-values.ts), with
- * fresh seeds each batch. Prints the counts and exits 1 with the counterexample and its seed on
+ * 60): a quarter of the time on the protocol core, a quarter on a live server fed random frame
+ * streams, a quarter on callbacks and decisions handing back odd values (odd-values.ts), and a
+ * quarter on the compressed path (compressed.ts: the core with the Node inflater, then a live
+ * server with permessage-deflate), with fresh seeds each batch. Prints the counts and exits 1 with the counterexample and its seed on
  * a failure.
  */
 import { parseArgs } from "node:util";
@@ -11,12 +12,18 @@ import { clientStream, split, splits } from "../test/fuzz/generators.js";
 import { checkProtocolStream } from "../test/fuzz/properties.js";
 import { LiveTarget } from "../test/fuzz/live-server.js";
 import { CallbackTarget, DecisionTarget, callbackPlan, decisionPlan } from "../test/fuzz/odd-values.js";
+import {
+  CompressedLiveTarget,
+  checkCompressedCore,
+  compressedPlan,
+  planBytes,
+} from "../test/fuzz/compressed.js";
 
 const { values } = parseArgs({ options: { seconds: { type: "string", default: "60" } } });
 const seconds = Number(values.seconds);
 if (!(seconds > 0)) throw new Error("--seconds must be a positive number");
 
-const share = (seconds * 1000) / 3;
+const share = (seconds * 1000) / 4;
 const coreDeadline = Date.now() + share;
 let coreRuns = 0;
 while (Date.now() < coreDeadline) {
@@ -70,3 +77,34 @@ try {
   await decisions.stop();
 }
 console.log(`odd values: ${callbackRuns} callback plans, ${decisionRuns} decision plans OK`);
+
+const compressedTarget = await CompressedLiveTarget.start();
+const compressedDeadline = Date.now() + share;
+let compressedCoreRuns = 0;
+let compressedServerRuns = 0;
+try {
+  while (Date.now() < compressedDeadline) {
+    const seed = Date.now() ^ (Math.random() * 0x7fffffff);
+    await fc.assert(
+      fc.asyncProperty(compressedPlan, splits, fc.boolean(), async (plan, sizes, eager) => {
+        const expected = await planBytes(plan);
+        await checkCompressedCore(split(expected.bytes, sizes), expected, eager);
+      }),
+      { numRuns: 100, seed },
+    );
+    compressedCoreRuns += 100;
+    await fc.assert(
+      fc.asyncProperty(compressedPlan, splits, async (plan, sizes) => {
+        const expected = await planBytes(plan);
+        await compressedTarget.check(split(expected.bytes, sizes), expected);
+      }),
+      { numRuns: 20, seed },
+    );
+    compressedServerRuns += 20;
+  }
+} finally {
+  await compressedTarget.stop();
+}
+console.log(
+  `compressed: ${compressedCoreRuns} streams on the core, ${compressedServerRuns} on a live server OK`,
+);

@@ -191,6 +191,37 @@ export class ProtocolConnection implements FrameSink {
     }
   }
 
+  /**
+   * Where the inflater writes the next output of the compressed message (see
+   * `MessageAssembler.inflateSpace`): one buffer per message, grown toward its needs and never
+   * past `maxPayload` + 1 bytes. Empty when no message is inflating (the inflater stops).
+   */
+  inflateSpace(): Uint8Array {
+    if (!this.inflating || this.inputClosed) return EMPTY;
+    try {
+      return this.messages.inflateSpace();
+    } catch (error) {
+      this.caught(error);
+      return EMPTY;
+    }
+  }
+
+  /**
+   * The inflater wrote `written` bytes at the start of the last {@link inflateSpace}. Counts them
+   * against `maxPayload` (1009 as soon as output passes it) and checks text as it comes
+   * (fail-fast); returns false when the connection failed, and the inflater stops.
+   */
+  inflatedInto(written: number): boolean {
+    if (!this.inflating || this.inputClosed) return false;
+    try {
+      this.messages.inflatedInto(written);
+      return true;
+    } catch (error) {
+      this.caught(error);
+      return false;
+    }
+  }
+
   /** The inflated message is complete: report it and go on with the input held meanwhile. */
   inflatedEnd(): void {
     if (!this.inflating || this.inputClosed) return;

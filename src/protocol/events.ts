@@ -19,8 +19,9 @@ export interface BinaryEvent {
 
 /**
  * A complete compressed (RSV1) message, its deflate trailer not yet added: the adapter
- * inflates it and feeds the output back through `inflated()`, then `inflatedEnd()`. Input is
- * held meanwhile, so messages stay in order.
+ * inflates it into the space `inflateSpace()` hands out (one buffer per message), reporting each
+ * write with `inflatedInto()`, then `inflatedEnd()`. Input is held meanwhile, so messages stay in
+ * order.
  */
 export interface CompressedEvent {
   readonly type: "compressed";

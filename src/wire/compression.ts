@@ -7,14 +7,31 @@
 
 import type { SharedDeflate } from "../pubsub/broker.js";
 
+/**
+ * Where an inflater writes a message's output: the protocol core hands out space in the
+ * message's one buffer and counts, checks and limits what is written into it.
+ */
+export interface InflateSink {
+  /**
+   * A free area to write the next output into, at the start of the returned view. Empty means
+   * stop: the message is no longer wanted (the connection failed).
+   */
+  inflateSpace(): Uint8Array;
+  /**
+   * `written` bytes were written at the start of the last {@link inflateSpace}; false means stop
+   * (a limit was hit or the text is invalid: the connection failed).
+   */
+  inflatedInto(written: number): boolean;
+}
+
 /** Inflates one connection's compressed messages. */
 export interface MessageInflater {
   /**
-   * Inflates one message (without its trailer). Output goes to `onData` as it is produced; when
-   * `onData` returns false the work stops (a limit was hit). `onEnd` is called once, with an
-   * error if the data was not valid deflate data (an `InternalError` if the job itself broke).
+   * Inflates one message (without its trailer) straight into the space `sink` hands out; stops
+   * when the sink says so. `onEnd` is called once, never before `inflate` returns: with an error
+   * if the data was not valid deflate data (an `InternalError` if the job itself broke).
    */
-  inflate(data: Uint8Array, onData: (chunk: Uint8Array) => boolean, onEnd: (error?: Error) => void): void;
+  inflate(data: Uint8Array, sink: InflateSink, onEnd: (error?: Error) => void): void;
   /** Frees the inflater's window. */
   release(): void;
 }

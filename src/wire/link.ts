@@ -230,19 +230,14 @@ export class ByteLink implements Link, ByteSink {
   private inflate(event: CompressedEvent): void {
     const { inflater, limiter } = this.compression!;
     limiter.run((release) =>
-      inflater.inflate(
-        event.data,
-        (chunk) => this.core.inflated(chunk),
-        (error) => {
-          release();
-          if (this.streamClosed) return;
-          // zlib's own errors mean invalid data (1007); an InternalError is ours (1011).
-          if (error !== undefined)
-            this.core.inflateFailed(error instanceof InternalError ? error : undefined);
-          else this.core.inflatedEnd();
-          this.process();
-        },
-      ),
+      inflater.inflate(event.data, this.core, (error) => {
+        release();
+        if (this.streamClosed) return;
+        // zlib's own errors mean invalid data (1007); an InternalError is ours (1011).
+        if (error !== undefined) this.core.inflateFailed(error instanceof InternalError ? error : undefined);
+        else this.core.inflatedEnd();
+        this.process();
+      }),
     );
   }
 

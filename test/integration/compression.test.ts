@@ -4,7 +4,8 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { constants, createDeflateRaw } from "node:zlib";
+import { EventEmitter, once } from "node:events";
+import { constants, createDeflateRaw, deflateRawSync } from "node:zlib";
 import { handshake, serve, type CloseEvent } from "../../src/index.js";
 import { Opcode } from "../../src/protocol/opcodes.js";
 import { clientFrame } from "../helpers/frames.js";
@@ -93,6 +94,61 @@ test("compressed and uncompressed messages from the client are delivered in orde
     const deadline = Date.now() + 5000;
     while (seen.length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     assert.deepEqual(seen, ["one ".repeat(1000), "two", "three", "four"]);
+    client.destroy();
+  } finally {
+    await server.close();
+  }
+});
+
+test("compressed messages up to maxPayload are delivered whole, one byte more is 1009 (issue 16)", async () => {
+  const maxPayload = 3 * 1024 * 1024 + 5;
+  const received: Uint8Array[] = [];
+  const closes: CloseEvent[] = [];
+  const events = new EventEmitter();
+  const server = await serve(
+    handshake(
+      {
+        onMessage: ({ data }) => {
+          received.push(data!);
+          events.emit("change");
+        },
+        onClose: (event) => {
+          closes.push(event);
+          events.emit("change");
+        },
+      },
+      { compression: true, maxPayload },
+    ),
+    { port: 0 },
+  );
+  const until = async (ready: () => boolean): Promise<void> => {
+    while (!ready()) await once(events, "change");
+  };
+  try {
+    const client = await RawClient.connect(server.url, {
+      headers: { "Sec-WebSocket-Extensions": "permessage-deflate" },
+    });
+    // Past the first output buffer, so the message grows its buffer before it is delivered.
+    const message = Buffer.alloc(maxPayload);
+    for (let i = 0; i < message.length; i++) message[i] = (i * 7 + (i >> 10)) & 0xff;
+    const compress = (bytes: Buffer): Buffer => {
+      const out = deflateRawSync(bytes, { finishFlush: constants.Z_SYNC_FLUSH });
+      return out.subarray(0, out.length - 4);
+    };
+    await client.send(clientFrame(Opcode.Binary, compress(message), { rsv1: true }));
+    await until(() => received.length === 1);
+    assert.equal(received[0]!.length, maxPayload);
+    assert.ok(Buffer.from(received[0]!).equals(message));
+
+    await client.send(
+      clientFrame(Opcode.Binary, compress(Buffer.concat([message, Buffer.from([1])])), { rsv1: true }),
+    );
+    const frame = await client.nextFrame(20_000);
+    assert.equal(frame.opcode, Opcode.Close);
+    assert.equal(frame.payload.readUInt16BE(0), 1009);
+    await until(() => closes.length === 1);
+    assert.equal(closes[0]?.code, 1009);
+    assert.equal(received.length, 1);
     client.destroy();
   } finally {
     await server.close();

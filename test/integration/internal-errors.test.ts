@@ -15,15 +15,15 @@ import { Opcode, RawClient } from "../helpers/raw-client.js";
 import { withTimeout } from "../helpers/echo-server.js";
 
 const WAIT = 10_000;
-type Method = "piece" | "inflated" | "inflatedEnd";
+type Method = "piece" | "inflatedInto" | "inflatedEnd";
 
-/** Makes `MessageAssembler.prototype[method]` throw `bug` for payloads holding "boom". */
+/** Makes `MessageAssembler.prototype[method]` throw `bug` (`piece`: for payloads holding "boom"). */
 function injectBug(method: Method, bug: unknown): () => void {
   const proto = MessageAssembler.prototype as unknown as Record<Method, (...args: unknown[]) => unknown>;
   const original = proto[method];
   proto[method] = function (this: MessageAssembler, ...args: unknown[]) {
     const piece = args[0];
-    if (method === "inflatedEnd" || (piece instanceof Uint8Array && Buffer.from(piece).includes("boom"))) {
+    if (method !== "piece" || (piece instanceof Uint8Array && Buffer.from(piece).includes("boom"))) {
       throw bug;
     }
     return original.apply(this, args);
@@ -113,7 +113,7 @@ describe("regression (issue 12): a bug in the protocol core fails one connection
   for (const [method, compressed] of [
     ["piece", false],
     ["piece", true],
-    ["inflated", true],
+    ["inflatedInto", true],
     ["inflatedEnd", true],
   ] as Array<[Method, boolean]>) {
     for (const [what, bug] of [

@@ -1,8 +1,9 @@
 /**
  * permessage-deflate on `node:zlib`: a per-message inflater and deflater for one connection,
- * and a limiter that bounds how many zlib operations one handler runs at once (zlib work runs
+ * and a limiter that bounds how many zlib operations one handler runs at once (deflation runs
  * on libuv's small thread pool; unbounded, a burst of compressed traffic queues behind it and
- * holds memory meanwhile).
+ * holds memory meanwhile). Inflation runs on zlib's synchronous calls, in bounded steps, straight
+ * into the message's buffer.
  * @module
  */
 
@@ -18,6 +19,7 @@ import { DEFLATE_TRAILER, type DeflateAgreement } from "../../protocol/permessag
 import { InternalError } from "../../protocol/errors.js";
 import type { ResolvedCompression } from "../../core/options.js";
 import type {
+  InflateSink,
   JobLimiter,
   LinkCompression,
   MessageDeflater as Deflater,
@@ -31,9 +33,37 @@ function noop(): void {}
 /** The per-handler zlib limiter (see `wire/compression.ts`). */
 export { JobLimiter as ZlibLimiter } from "../../wire/compression.js";
 
+/** What the inflater uses of a zlib stream's native handle (Node's own sync path uses the same). */
+interface ZlibHandle {
+  writeSync(
+    flush: number,
+    input: Uint8Array,
+    inOffset: number,
+    inLength: number,
+    output: Uint8Array,
+    outOffset: number,
+    outLength: number,
+  ): void;
+}
+
+/** The native handle of a zlib stream and the state array its writes report into. */
+function handleOf(stream: InflateRaw): { handle: ZlibHandle; state: Uint32Array } {
+  const internals = stream as unknown as { _handle: ZlibHandle | null; _writeState: Uint32Array };
+  if (internals._handle === null) throw new Error("zlib stream is closed");
+  return { handle: internals._handle, state: internals._writeState };
+}
+
 /**
- * Inflates one connection's compressed messages. With context takeover the zlib stream lives as
- * long as the connection; without it, it is released after each message.
+ * How much output one inflation writes before it lets the event loop run (a large message, or a
+ * bomb up to `maxPayload`, is inflated in steps of this size; anything smaller in one).
+ */
+const STEP = 1024 * 1024;
+
+/**
+ * Inflates one connection's compressed messages, at zlib's speed, straight into the buffer the
+ * protocol core hands out (no chunk list, no join): zlib's synchronous calls on the connection's
+ * stream, {@link STEP} bytes of output per turn of the event loop. With context takeover the
+ * zlib stream lives as long as the connection; without it, it is released after each message.
  */
 export class MessageInflater implements Inflater {
   private stream: InflateRaw | null = null;
@@ -47,49 +77,74 @@ export class MessageInflater implements Inflater {
   }
 
   /**
-   * Inflates one message (without its trailer). Output goes to `onData` as it is produced;
-   * when `onData` returns false the work stops (the limit was hit). `onEnd` is called once,
-   * with zlib's error if the data was not valid deflate data, or with an {@link InternalError}
-   * if something unexpected failed on our side (zlib threw, or `onData` did): such a throw is
-   * never left to escape into zlib's callbacks, where it would crash the process.
+   * Inflates one message (without its trailer) into the space `sink` hands out; stops as soon as
+   * the sink says so (a limit was hit). `onEnd` is called once, on a later tick: with zlib's
+   * error if the data was not valid deflate data, or with an {@link InternalError} if something
+   * unexpected failed on our side (zlib threw, or the sink did).
    */
-  inflate(data: Uint8Array, onData: (chunk: Buffer) => boolean, onEnd: (error?: Error) => void): void {
+  inflate(data: Uint8Array, sink: InflateSink, onEnd: (error?: Error) => void): void {
     let stream: InflateRaw;
     try {
-      stream = this.stream ??= createInflateRaw({ windowBits: this.windowBits }).on("error", noop);
+      // Output never goes to the stream's own buffer, so it gets the smallest zlib allows.
+      stream = this.stream ??= createInflateRaw({
+        windowBits: this.windowBits,
+        chunkSize: constants.Z_MIN_CHUNK,
+      }).on("error", noop);
     } catch (error) {
       // Reported later, as zlib's outcomes are: the caller is not re-entered.
       return void process.nextTick(onEnd, new InternalError(error));
     }
-    let finished = false;
+    const inputs = [data, DEFLATE_TRAILER];
+    let index = 0;
+    let offset = 0;
     const finish = (error?: Error): void => {
-      if (finished) return;
-      finished = true;
-      stream.off("data", data_);
-      stream.off("error", error_);
       if (error !== undefined || !this.keepContext) this.release();
       onEnd(error);
     };
-    const data_ = (chunk: Buffer): void => {
-      if (finished) return;
-      let more: boolean;
+    const step = (): void => {
+      let produced = 0;
       try {
-        more = onData(chunk);
+        const { handle, state } = handleOf(stream);
+        while (index < inputs.length) {
+          const input = inputs[index]!;
+          const space = sink.inflateSpace();
+          if (space.length === 0) return finish();
+          handle.writeSync(
+            constants.Z_SYNC_FLUSH,
+            input,
+            offset,
+            input.length - offset,
+            space,
+            0,
+            space.length,
+          );
+          // zlib's error (invalid data) destroys the stream with it, synchronously.
+          if (stream.destroyed) return finish(stream.errored ?? new Error("invalid deflate data"));
+          const spaceLeft = state[0]!;
+          const inputLeft = state[1]!;
+          const written = space.length - spaceLeft;
+          offset = input.length - inputLeft;
+          if (written !== 0 && !sink.inflatedInto(written)) return finish();
+          produced += written;
+          if (spaceLeft !== 0) {
+            if (inputLeft === 0) {
+              index++;
+              offset = 0;
+            } else {
+              // zlib took no more input with room to write: the data ended in a final block.
+              // The message ends there; the next one starts a fresh stream.
+              this.release();
+              return finish();
+            }
+          }
+          if (produced >= STEP && index < inputs.length) return void setImmediate(step);
+        }
       } catch (error) {
         return finish(new InternalError(error));
       }
-      if (!more) finish();
+      finish();
     };
-    const error_ = (error: Error): void => finish(error);
-    stream.on("data", data_);
-    stream.on("error", error_);
-    try {
-      stream.write(data);
-      stream.write(DEFLATE_TRAILER);
-      stream.flush(constants.Z_SYNC_FLUSH, () => finish());
-    } catch (error) {
-      process.nextTick(finish, new InternalError(error));
-    }
+    process.nextTick(step);
   }
 
   /** Frees the zlib stream (and its window). */

@@ -2,6 +2,16 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { constants, deflateRawSync, inflateRawSync } from "node:zlib";
 import { MessageDeflater, MessageInflater, ZlibLimiter } from "../../../src/adapters/node/zlib.js";
+import type { InflateSink } from "../../../src/wire/compression.js";
+
+/** A sink that hands out a small space, so output comes in several writes, each copied to `onData`. */
+function sinkOf(onData: (chunk: Buffer) => boolean, size = 4096): InflateSink {
+  const space = new Uint8Array(size);
+  return {
+    inflateSpace: () => space,
+    inflatedInto: (written) => onData(Buffer.from(space.subarray(0, written))),
+  };
+}
 
 test("the limiter runs at most `concurrency` jobs, the rest in order", () => {
   const limiter = new ZlibLimiter(2);
@@ -50,7 +60,7 @@ test("deflate strips the 00 00 ff ff trailer; inflate restores the message", asy
   await new Promise<void>((resolve, reject) =>
     inflater.inflate(
       payload,
-      (chunk) => chunks.push(chunk) > 0,
+      sinkOf((chunk) => chunks.push(chunk) > 0),
       (error) => (error ? reject(error) : resolve()),
     ),
   );
@@ -66,17 +76,83 @@ test("inflation stops as soon as the consumer says so", async () => {
   await new Promise<void>((resolve) =>
     inflater.inflate(
       bomb,
-      (chunk) => (seen += chunk.length) < 100_000,
+      sinkOf((chunk) => (seen += chunk.length) < 100_000),
       () => resolve(),
     ),
   );
   assert.ok(seen < 1024 * 1024, `stopped early, after ${seen} bytes`);
 });
 
+test("output goes into the space the sink hands out, at zlib's speed, and the context is kept", async () => {
+  // One space for the whole message: zlib writes straight into it, no chunk list.
+  const message = Buffer.from("hello ".repeat(50_000));
+  const deflater = new MessageDeflater(15, 8, true);
+  const first = await new Promise<Uint8Array>((resolve, reject) =>
+    deflater.deflate(message, (error, payload) => (error ? reject(error) : resolve(payload))),
+  );
+  const second = await new Promise<Uint8Array>((resolve, reject) =>
+    deflater.deflate(message, (error, payload) => (error ? reject(error) : resolve(payload))),
+  );
+  assert.ok(second.length < first.length, "the second message refers to the first");
+  const inflater = new MessageInflater(15, true);
+  for (const payload of [first, second]) {
+    const space = new Uint8Array(message.length + 1);
+    const writes: number[] = [];
+    let filled = 0;
+    const sink: InflateSink = {
+      inflateSpace: () => space.subarray(filled),
+      inflatedInto: (written) => {
+        writes.push(written);
+        filled += written;
+        return true;
+      },
+    };
+    const error = await new Promise<Error | undefined>((resolve) => inflater.inflate(payload, sink, resolve));
+    assert.equal(error, undefined);
+    assert.equal(filled, message.length);
+    assert.deepEqual(Buffer.from(space.subarray(0, filled)), message);
+    assert.equal(writes.length, 1, "one write for the whole message");
+  }
+  deflater.release();
+  inflater.release();
+});
+
+test("onEnd never runs before inflate returns", async () => {
+  const inflater = new MessageInflater(15, true);
+  let returned = false;
+  const error = await new Promise<Error | undefined>((resolve) => {
+    inflater.inflate(
+      compressed("x"),
+      sinkOf(() => true),
+      (e) => {
+        assert.ok(returned);
+        resolve(e);
+      },
+    );
+    returned = true;
+  });
+  assert.equal(error, undefined);
+});
+
+test("an empty space from the sink stops the inflation", async () => {
+  const inflater = new MessageInflater(15, true);
+  let writes = 0;
+  const sink: InflateSink = { inflateSpace: () => new Uint8Array(0), inflatedInto: () => (writes++, true) };
+  const error = await new Promise<Error | undefined>((resolve) =>
+    inflater.inflate(compressed("x"), sink, resolve),
+  );
+  assert.equal(error, undefined);
+  assert.equal(writes, 0);
+});
+
 test("invalid deflate data is reported as an error, not thrown", async () => {
   const inflater = new MessageInflater(15, true);
   const error = await new Promise<Error | undefined>((resolve) =>
-    inflater.inflate(new Uint8Array([0xff, 0xff, 0xff, 0xff]), () => true, resolve),
+    inflater.inflate(
+      new Uint8Array([0xff, 0xff, 0xff, 0xff]),
+      sinkOf(() => true),
+      resolve,
+    ),
   );
   assert.ok(error instanceof Error);
 });
@@ -94,7 +170,7 @@ function inflateOnce(
   data: Uint8Array,
   onData: (chunk: Buffer) => boolean = () => true,
 ): Promise<Error | undefined> {
-  return new Promise((resolve) => inflater.inflate(data, onData, resolve));
+  return new Promise((resolve) => inflater.inflate(data, sinkOf(onData), resolve));
 }
 
 test("regression: onData that throws ends the inflation with an InternalError", async () => {
@@ -104,9 +180,9 @@ test("regression: onData that throws ends the inflation with an InternalError", 
   const error = await new Promise<Error | undefined>((resolve) =>
     inflater.inflate(
       compressed("hello hello hello"),
-      () => {
+      sinkOf(() => {
         throw bug;
-      },
+      }),
       (e) => {
         ends.push(e);
         resolve(e);
@@ -126,9 +202,9 @@ test("regression: onData that throws ends the inflation with an InternalError", 
 test("regression: a zlib stream that throws on write ends the inflation with an InternalError", async () => {
   const inflater = new MessageInflater(15, true);
   assert.equal(await inflateOnce(inflater, compressed("first")), undefined);
-  const stream = (inflater as unknown as { stream: { write: () => never } }).stream;
+  const stream = (inflater as unknown as { stream: { _handle: { writeSync: () => never } } }).stream;
   const bug = new TypeError("write failed");
-  stream.write = () => {
+  stream._handle.writeSync = () => {
     throw bug;
   };
   const error = await inflateOnce(inflater, compressed("second"));
@@ -153,4 +229,38 @@ test("regression: a late error on a deflate stream is not an unhandled 'error' e
   await new Promise<void>((resolve) => deflater.deflate(Buffer.from("hello"), () => resolve()));
   const stream = (deflater as unknown as { stream: NodeJS.EventEmitter }).stream;
   assert.doesNotThrow(() => stream.emit("error", new Error("late")));
+});
+
+test("the inflater's zlib stream keeps no output buffer of its own (output goes to the sink)", async () => {
+  const inflater = new MessageInflater(15, true);
+  assert.equal(await inflateOnce(inflater, compressed("hello ".repeat(10_000))), undefined);
+  const stream = (inflater as unknown as { stream: { _outBuffer: Buffer } }).stream;
+  // Node gives a zlib stream a 16 KiB output buffer by default, for the connection's whole life.
+  assert.ok(stream._outBuffer.length <= constants.Z_MIN_CHUNK, `${stream._outBuffer.length} bytes`);
+  inflater.release();
+});
+
+test("a large message inflates in steps, letting the event loop run between them", async () => {
+  const message = Buffer.alloc(4 * 1024 * 1024, 7);
+  const inflater = new MessageInflater(15, true);
+  const space = new Uint8Array(message.length + 1);
+  let filled = 0;
+  const sink: InflateSink = {
+    inflateSpace: () => space.subarray(filled),
+    inflatedInto: (written) => ((filled += written), true),
+  };
+  let ended = false;
+  let loopRanBeforeEnd = false;
+  const done = new Promise<Error | undefined>((resolve) =>
+    inflater.inflate(compressed(message.toString("latin1")), sink, (error) => {
+      ended = true;
+      resolve(error);
+    }),
+  );
+  setImmediate(() => (loopRanBeforeEnd = !ended));
+  assert.equal(await done, undefined);
+  assert.ok(loopRanBeforeEnd, "an immediate ran while the message was inflating");
+  assert.equal(filled, message.length);
+  assert.ok(Buffer.from(space.subarray(0, filled)).equals(message));
+  inflater.release();
 });
