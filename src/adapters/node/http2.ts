@@ -197,6 +197,7 @@ export function acceptStream<T>(
       const link = new ByteLink(transport, {
         maxPayload: options.maxPayload,
         maxFragments: options.maxFragments,
+        fragmentSize: options.fragmentSize,
         slabs: context.slabs,
         clock: context.clock,
         compression:

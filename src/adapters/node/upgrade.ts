@@ -185,6 +185,7 @@ export function acceptUpgrade<T>(
       const link = new ByteLink(new SocketStream(socket as Socket, head), {
         maxPayload: options.maxPayload,
         maxFragments: options.maxFragments,
+        fragmentSize: options.fragmentSize,
         slabs: context.slabs,
         clock: context.clock,
         compression:
