@@ -6,7 +6,8 @@
  *    default `fragmentSize`, and the time the whole message takes in each case. A `ws` client.
  * 2. A 256 MiB message streamed from an async generator of 1 MiB chunks to a client that reads
  *    and discards the bytes (a raw TCP client, so its memory is not the message): the growth of
- *    this process's RSS over the send, sampled every 5 ms.
+ *    this process's RSS over the send, and the largest `bufferedAmount` of the connection (what
+ *    the server holds), sampled every 5 ms.
  *
  * Run: `node --expose-gc --import tsx bench/fragments.ts [--rounds 5]`
  * @module
@@ -108,12 +109,14 @@ async function discardingClient(url: string, expected: number): Promise<{ done: 
   });
 }
 
-async function streamed256(): Promise<{ before: number; peak: number; ms: number }> {
+async function streamed256(): Promise<{ before: number; peak: number; ms: number; maxBuffered: number }> {
   const chunks = 256;
   async function* source(): AsyncGenerator<Uint8Array> {
     for (let i = 0; i < chunks; i++) yield new Uint8Array(MiB).fill(i & 0xff);
   }
   let sent: Promise<unknown> = Promise.resolve();
+  let target: { readonly bufferedAmount: number } | undefined;
+  let maxBuffered = 0;
   let started!: () => void;
   const ready = new Promise<void>((resolve) => (started = resolve));
   const server = await serve(
@@ -121,7 +124,11 @@ async function streamed256(): Promise<{ before: number; peak: number; ms: number
       onMessage({ channel, text }) {
         if (text !== undefined) return;
         // The message goes to the discarding client: every peer but the one that asked.
-        for (const peer of channel.peers) if (peer !== channel) sent = peer.sendBinary(source());
+        for (const peer of channel.peers) {
+          if (peer === channel) continue;
+          sent = peer.sendBinary(source());
+          target = peer;
+        }
         started();
       },
     }),
@@ -134,13 +141,16 @@ async function streamed256(): Promise<{ before: number; peak: number; ms: number
     (globalThis as { gc?: () => void }).gc?.();
     const before = process.memoryUsage.rss();
     let peak = before;
-    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 5);
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, process.memoryUsage.rss());
+      maxBuffered = Math.max(maxBuffered, target?.bufferedAmount ?? 0);
+    }, 5);
     const start = performance.now();
     await triggerFromServer(server.url, ready);
     await finished.done;
     await sent;
     clearInterval(sampler);
-    return { before, peak, ms: performance.now() - start };
+    return { before, peak, ms: performance.now() - start, maxBuffered };
   } finally {
     await server.close();
   }
@@ -162,7 +172,8 @@ const fmt = (xs: number[]): string =>
 const rss = await streamed256();
 console.log(
   `256 MiB streamed (async generator of 1 MiB chunks) to a discarding client: ${rss.ms.toFixed(0)} ms, ` +
-    `RSS ${(rss.before / MiB).toFixed(1)} → peak ${(rss.peak / MiB).toFixed(1)} MiB (growth ${((rss.peak - rss.before) / MiB).toFixed(1)} MiB)`,
+    `RSS ${(rss.before / MiB).toFixed(1)} → peak ${(rss.peak / MiB).toFixed(1)} MiB (growth ${((rss.peak - rss.before) / MiB).toFixed(1)} MiB); ` +
+    `largest bufferedAmount seen ${(rss.maxBuffered / MiB).toFixed(2)} MiB`,
 );
 const whole = await pingDuringLarge({ fragmentSize: Infinity });
 const fragmented = await pingDuringLarge({});
