@@ -5,11 +5,12 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Opcode } from "../../../src/protocol/opcodes.js";
-import { ChannelClosedError, InvalidArgumentError } from "../../../src/common/errors.js";
+import { ChannelClosedError, InvalidArgumentError, SendTimeoutError } from "../../../src/common/errors.js";
 import type { Callbacks } from "../../../src/core/callbacks.js";
 import type { Options } from "../../../src/core/options.js";
 import { clientFrame, closePayload } from "../../helpers/frames.js";
 import { connect, type MemoryConnection } from "../../helpers/memory-transport.js";
+import { JobLimiter } from "../../../src/wire/compression.js";
 
 const decode = (payload: Uint8Array): string => new TextDecoder().decode(payload);
 const bytes = (...values: number[]): Uint8Array => new Uint8Array(values);
@@ -252,6 +253,92 @@ describe("streamed sends", () => {
     const t = open();
     await assert.rejects(t.session.channel.sendBinary({} as Uint8Array), InvalidArgumentError);
     await assert.rejects(t.session.channel.sendText(5 as unknown as string), InvalidArgumentError);
+  });
+
+  test("with permessage-deflate, it waits behind a message being compressed and goes uncompressed", async () => {
+    const pending: Array<() => void> = [];
+    const compression = {
+      threshold: 0,
+      shared: undefined,
+      limiter: new JobLimiter(4),
+      inflater: { inflate: () => {}, release: () => {} },
+      deflater: {
+        deflate: (data: Uint8Array, done: (error: Error | undefined, payload: Uint8Array) => void) =>
+          void pending.push(() => done(undefined, data)),
+        release: () => {},
+      },
+    };
+    const t = connect({}, {}, undefined, { compression });
+    const channel = t.session.channel;
+    void channel.sendText("first");
+    const streamed = channel.sendBinary(chunks(bytes(1), bytes(2)));
+    await t.settled();
+    assert.equal(t.stream.written.length, 0, "nothing overtakes the compression");
+    pending.shift()!();
+    assert.equal(await streamed, "sent");
+    assert.deepEqual(
+      t.stream.frames().map((f) => [f.opcode, f.rsv, f.fin]),
+      [
+        [Opcode.Text, 4, true],
+        [Opcode.Binary, 0, false],
+        [Opcode.Continuation, 0, false],
+        [Opcode.Continuation, 0, true],
+      ],
+    );
+  });
+
+  test("a publication to the channel waits behind it", async () => {
+    const t = open();
+    const source = controlled<Uint8Array>();
+    const channel = t.session.channel;
+    channel.subscribe("room");
+    const streamed = channel.sendBinary(source.iterable);
+    await t.settled();
+    assert.equal(t.session.sendPrepared(new Uint8Array([0x81, 0x01, 0x78])), "sent");
+    await t.settled();
+    source.push(bytes(1));
+    await t.settled();
+    source.end();
+    await streamed;
+    await t.settled();
+    assert.deepEqual(
+      t.stream.frames().map((f) => [f.opcode, f.fin]),
+      [
+        [Opcode.Binary, false],
+        [Opcode.Continuation, true],
+        [Opcode.Text, true],
+      ],
+    );
+  });
+
+  test("after channel.close() waits for it, the peer's close gets no second close frame", async () => {
+    const t = open();
+    const source = controlled<Uint8Array>();
+    const channel = t.session.channel;
+    const streamed = channel.sendBinary(source.iterable);
+    await t.settled();
+    void channel.close(1000, "");
+    t.stream.receive(clientFrame(Opcode.Close, closePayload(1000)));
+    await t.settled();
+    source.push(bytes(1));
+    await t.settled();
+    source.end();
+    assert.equal(await streamed, "sent");
+    await t.settled();
+    assert.deepEqual(
+      t.stream.frames().map((f) => f.opcode),
+      [Opcode.Binary, Opcode.Continuation, Opcode.Close],
+    );
+    assert.equal(t.stream.ended, true, "the stream ends after the close frame");
+  });
+
+  test("the timeout option: a message not finished in time rejects with SendTimeoutError", async () => {
+    const t = open();
+    const source = controlled<Uint8Array>();
+    const streamed = t.session.channel.sendBinary(source.iterable, { timeout: 100 });
+    await t.settled();
+    t.clock.advance(100);
+    await assert.rejects(streamed, SendTimeoutError);
   });
 
   test("the callback option hears of the completion", async () => {
