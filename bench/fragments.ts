@@ -5,22 +5,38 @@
  *    with `fragmentSize: Infinity` (one 64 MiB frame: the pong waits behind it) and with the
  *    default `fragmentSize`, and the time the whole message takes in each case. A `ws` client.
  * 2. A 256 MiB message streamed from an async generator of 1 MiB chunks to a client that reads
- *    and discards the bytes (a raw TCP client, so its memory is not the message): the growth of
+ *    and discards the bytes (a raw TCP client in a child process, so its memory is not counted): the growth of
  *    this process's RSS over the send, and the largest `bufferedAmount` of the connection (what
  *    the server holds), sampled every 5 ms.
  *
- * Run: `node --expose-gc --import tsx bench/fragments.ts [--rounds 5]`
+ *    With `--reuse` the generator yields four 1 MiB buffers in turn instead of fresh ones, which
+ *    separates the server's own growth from the garbage of a source that allocates per chunk
+ *    (that garbage waits for V8's external-memory GC trigger, some 32 MiB). `CHUNKS=n` streams
+ *    n MiB instead of 256.
+ *
+ * Run: `node --expose-gc --import tsx bench/fragments.ts [--rounds 5] [--reuse]`
  * @module
  */
 import { once } from "node:events";
 import net from "node:net";
 import { createHash, randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
+import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
 import WebSocket from "ws";
 import { DEFAULTS, handshake, serve, type Options } from "../src/index.js";
 
 const MiB = 1024 * 1024;
-const { values } = parseArgs({ options: { rounds: { type: "string", default: "5" } } });
+const { values } = parseArgs({
+  options: {
+    rounds: { type: "string", default: "5" },
+    reuse: { type: "boolean", default: false },
+    // Internal: run as the discarding client, in a process of its own.
+    client: { type: "string" },
+    expected: { type: "string" },
+  },
+});
 const rounds = Number(values.rounds);
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -109,10 +125,19 @@ async function discardingClient(url: string, expected: number): Promise<{ done: 
   });
 }
 
-async function streamed256(): Promise<{ before: number; peak: number; ms: number; maxBuffered: number }> {
-  const chunks = 256;
+async function streamed256(): Promise<{
+  before: number;
+  peak: number;
+  ms: number;
+  maxBuffered: number;
+  chunks: number;
+}> {
+  const chunks = Number(process.env["CHUNKS"] ?? 256);
   async function* source(): AsyncGenerator<Uint8Array> {
-    for (let i = 0; i < chunks; i++) yield new Uint8Array(MiB).fill(i & 0xff);
+    // With --reuse, four buffers in turn (safe here: a chunk is pulled only once the one before
+    // it is nearly all handed to the kernel, and four back): no garbage for the GC to find.
+    const pool = values.reuse === true ? [0, 1, 2, 3].map(() => new Uint8Array(MiB)) : undefined;
+    for (let i = 0; i < chunks; i++) yield (pool?.[i % 4] ?? new Uint8Array(MiB)).fill(i & 0xff);
   }
   let sent: Promise<unknown> = Promise.resolve();
   let target: { readonly bufferedAmount: number } | undefined;
@@ -137,7 +162,22 @@ async function streamed256(): Promise<{ before: number; peak: number; ms: number
   try {
     // 256 fragments of 1 MiB (10-byte headers) and an empty final one.
     const expected = chunks * (MiB + 10) + 2;
-    const finished = await discardingClient(server.url, expected);
+    const child = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        fileURLToPath(import.meta.url),
+        "--client",
+        server.url,
+        "--expected",
+        String(expected),
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+    assert((await lines.next()).value === "open");
+    const finished = { done: lines.next().then(() => undefined) };
     (globalThis as { gc?: () => void }).gc?.();
     const before = process.memoryUsage.rss();
     let peak = before;
@@ -150,7 +190,7 @@ async function streamed256(): Promise<{ before: number; peak: number; ms: number
     await finished.done;
     await sent;
     clearInterval(sampler);
-    return { before, peak, ms: performance.now() - start, maxBuffered };
+    return { before, peak, ms: performance.now() - start, maxBuffered, chunks };
   } finally {
     await server.close();
   }
@@ -165,13 +205,25 @@ async function triggerFromServer(url: string, ready: Promise<void>): Promise<voi
   ws.terminate();
 }
 
+function assert(condition: boolean): asserts condition {
+  if (!condition) throw new Error("the discarding client did not open");
+}
+
+if (values.client !== undefined) {
+  const { done } = await discardingClient(values.client, Number(values.expected));
+  console.log("open");
+  await done;
+  console.log("done");
+  process.exit(0);
+}
+
 const fmt = (xs: number[]): string =>
   `median ${median(xs).toFixed(2)} ms (${xs.map((x) => x.toFixed(1)).join(", ")})`;
 
 // The streamed send first, in a fresh process: its RSS is not the 64 MiB messages' below.
 const rss = await streamed256();
 console.log(
-  `256 MiB streamed (async generator of 1 MiB chunks) to a discarding client: ${rss.ms.toFixed(0)} ms, ` +
+  `${rss.chunks} MiB streamed (async generator of ${values.reuse === true ? "4 reused" : "fresh"} 1 MiB chunks) to a discarding client: ${rss.ms.toFixed(0)} ms, ` +
     `RSS ${(rss.before / MiB).toFixed(1)} → peak ${(rss.peak / MiB).toFixed(1)} MiB (growth ${((rss.peak - rss.before) / MiB).toFixed(1)} MiB); ` +
     `largest bufferedAmount seen ${(rss.maxBuffered / MiB).toFixed(2)} MiB`,
 );
