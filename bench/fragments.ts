@@ -14,7 +14,7 @@
  *    (that garbage waits for V8's external-memory GC trigger, some 32 MiB). `CHUNKS=n` streams
  *    n MiB instead of 256.
  *
- * Run: `node --expose-gc --import tsx bench/fragments.ts [--rounds 5] [--reuse]`
+ * Run: `node --expose-gc --import tsx bench/fragments.ts [--rounds 5] [--reuse] [--fragment-size bytes]`
  * @module
  */
 import { once } from "node:events";
@@ -32,6 +32,7 @@ const { values } = parseArgs({
   options: {
     rounds: { type: "string", default: "5" },
     reuse: { type: "boolean", default: false },
+    "fragment-size": { type: "string" },
     // Internal: run as the discarding client, in a process of its own.
     client: { type: "string" },
     expected: { type: "string" },
@@ -228,13 +229,14 @@ console.log(
     `largest bufferedAmount seen ${(rss.maxBuffered / MiB).toFixed(2)} MiB`,
 );
 const whole = await pingDuringLarge({ fragmentSize: Infinity });
-const fragmented = await pingDuringLarge({});
+const fragmentSize = Number(values["fragment-size"] ?? DEFAULTS.fragmentSize);
+const fragmented = await pingDuringLarge({ fragmentSize });
 console.log(`ping during a 64 MiB message, ${rounds} rounds, ws client on 127.0.0.1`);
 console.log(`  fragmentSize Infinity: pong ${fmt(whole.pong)}; message ${fmt(whole.message)}`);
 console.log(
-  `  fragmentSize ${DEFAULTS.fragmentSize / MiB} MiB:     pong ${fmt(fragmented.pong)}; message ${fmt(fragmented.message)}`,
+  `  fragmentSize ${fragmentSize / 1024} KiB:     pong ${fmt(fragmented.pong)}; message ${fmt(fragmented.message)}`,
 );
 console.log(
-  `  pong time ratio (Infinity / default): ${(median(whole.pong) / median(fragmented.pong)).toFixed(1)}×; ` +
+  `  pong time ratio (Infinity / this): ${(median(whole.pong) / median(fragmented.pong)).toFixed(1)}×; ` +
     `message time ratio: ${(median(fragmented.message) / median(whole.message)).toFixed(2)}`,
 );
