@@ -67,6 +67,7 @@ function open(
   const link = new ByteLink(stream, {
     maxPayload: 1 << 20,
     maxFragments: 1000,
+    fragmentSize: 1 << 20,
     slabs,
     clock: nodeClock,
     compression: undefined,

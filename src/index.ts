@@ -36,6 +36,9 @@ export {
   type SendCallback,
   type SendStatus,
   type BinaryData,
+  type MessageStream,
+  type ReadableStreamLike,
+  type ReadableStreamReaderLike,
 } from "./core/channel.js";
 export type { SendOutcome } from "./common/types.js";
 export type { CloseEvent, ErrorEvent, DrainEvent } from "./core/callbacks.js";

@@ -9,8 +9,12 @@ import { ReadyState } from "../protocol/ready-state.js";
 import { InvalidArgumentError, describeValue } from "../common/errors.js";
 import { isTimeout, timeoutMessage } from "../common/validate.js";
 import type { BinaryData, SendStatus } from "../common/types.js";
+import { Opcode } from "../protocol/opcodes.js";
+import type { MessageSource } from "./ports.js";
+import { StreamSource, isMessageStream, type MessageStream } from "./message-source.js";
 
 export { ReadyState };
+export type { MessageStream, ReadableStreamLike, ReadableStreamReaderLike } from "./message-source.js";
 export type { SendCallback, SendOptions } from "./completion.js";
 export type { BinaryData, SendStatus };
 
@@ -95,6 +99,8 @@ export interface ChannelPort<T> extends CallbackOwner {
   readonly peers: ReadonlySet<Channel<T>>;
   sendText(text: string, options: SendOptions | undefined): Promise<SendStatus>;
   sendBinary(data: Uint8Array, options: SendOptions | undefined): Promise<SendStatus>;
+  /** Sends one message (`opcode` Text or Binary) whose payload comes in pieces, as fragments. */
+  sendStream(opcode: number, source: MessageSource, options: SendOptions | undefined): Promise<SendStatus>;
   ping(data: Uint8Array, options: SendOptions | undefined): Promise<SendStatus>;
   close(code: number, reason: string): Promise<void>;
   terminate(): void;
@@ -164,25 +170,63 @@ export class Channel<T = unknown> {
     return this.#connection.peers;
   }
 
-  /** Sends a text message. */
-  sendText(text: string, options?: SendOptions): Promise<SendStatus> {
+  /**
+   * Sends a text message: a string, or an async iterable or web `ReadableStream` of strings sent
+   * as one message in fragments (see {@link Channel.sendBinary}; each chunk is encoded as it
+   * comes, a surrogate pair split between chunks included).
+   */
+  sendText(text: string | MessageStream<string>, options?: SendOptions): Promise<SendStatus> {
     const invalid = checkSendOptions(options);
     if (invalid !== undefined) return this.#refuse(invalid, options);
-    if (typeof text !== "string") {
-      return settle(new InvalidArgumentError("sendText takes a string"), this.#connection, options);
-    }
+    if (typeof text !== "string") return this.#stream(Opcode.Text, text, options, "sendText takes a string");
     return this.#connection.sendText(text, options);
   }
 
-  /** Sends a binary message. Large buffers are sent by reference: do not change them until sent. */
-  sendBinary(data: BinaryData, options?: SendOptions): Promise<SendStatus> {
+  /**
+   * Sends a binary message. Large buffers are sent by reference: do not change them until sent.
+   * A message larger than the `fragmentSize` option goes out in fragments, so pongs and a close
+   * reply can go between them.
+   *
+   * Given an async iterable (an async generator, a Node `Readable`) or a web `ReadableStream` of
+   * `Uint8Array`s (or other `ArrayBuffer` views), sends them as ONE message in fragments, each
+   * chunk by reference: the next chunk is pulled only once the connection is under its
+   * high-water mark. Messages sent after it wait behind it; pings and pongs go between its
+   * fragments. Streamed messages are never compressed. The promise settles when the last
+   * fragment is written, and rejects with `ChannelClosedError` when the connection closes first
+   * (a peer's close stops the message; `channel.close()` waits for it, within `closeTimeout`).
+   * If the stream throws, the send rejects (`ChannelClosedError`, the error as `cause`), the
+   * connection is closed with 1011 (the peer holds half a message) and `onError` hears of it.
+   *
+   * @example
+   * ```ts
+   * import { createReadStream } from "node:fs";
+   * await channel.sendBinary(createReadStream("video.mp4"));
+   * ```
+   */
+  sendBinary(data: BinaryData | MessageStream<BinaryData>, options?: SendOptions): Promise<SendStatus> {
     const invalid = checkSendOptions(options);
     if (invalid !== undefined) return this.#refuse(invalid, options);
-    const bytes = toBytes(data);
-    if (bytes === undefined) {
-      return settle(new InvalidArgumentError("sendBinary takes bytes"), this.#connection, options);
-    }
+    const bytes = toBytes(data as BinaryData);
+    if (bytes === undefined) return this.#stream(Opcode.Binary, data, options, "sendBinary takes bytes");
     return this.#connection.sendBinary(bytes, options);
+  }
+
+  /** A streamed send, or an argument of the wrong kind. */
+  #stream(
+    opcode: number,
+    stream: unknown,
+    options: SendOptions | undefined,
+    wrong: string,
+  ): Promise<SendStatus> {
+    if (!isMessageStream(stream)) return settle(new InvalidArgumentError(wrong), this.#connection, options);
+    let source: StreamSource;
+    try {
+      source = new StreamSource(stream, opcode === Opcode.Text);
+    } catch (error) {
+      const message = `the stream could not be read: ${describeValue(error)}`;
+      return settle(new InvalidArgumentError(message), this.#connection, options);
+    }
+    return this.#connection.sendStream(opcode, source, options);
   }
 
   /**

@@ -110,6 +110,13 @@ export interface Options<T = unknown, R extends Runtime = Runtime> {
   /** Most frames one message may be split into. Default 131072. More: 1009. */
   readonly maxFragments?: number;
   /**
+   * Outgoing messages (uncompressed) larger than this many bytes go out as fragments of at most
+   * this size, one at a time as the transport drains, so pings, pongs and a close reply can go
+   * between them (RFC 6455 §5.4); streamed sends use it as their largest fragment too. Default
+   * 1 MiB; `Infinity` sends every whole message as one frame.
+   */
+  readonly fragmentSize?: number;
+  /**
    * Subprotocols the server speaks: a list (the client's first offer that is in the list
    * wins) or a {@link ProtocolSelector}. Default: none; a subprotocol is never echoed back
    * unless selected.
@@ -204,6 +211,7 @@ export interface Options<T = unknown, R extends Runtime = Runtime> {
 export const DEFAULTS = Object.freeze({
   maxPayload: 1024 * 1024,
   maxFragments: 131072,
+  fragmentSize: 1024 * 1024,
   maxConnections: Infinity,
   closeTimeout: 5000,
   idleTimeout: 120_000,
@@ -229,6 +237,7 @@ export interface ResolvedOptions<T = unknown, R extends Runtime = Runtime> {
   readonly matchPath: (pathname: string) => boolean;
   readonly maxPayload: number;
   readonly maxFragments: number;
+  readonly fragmentSize: number;
   readonly selectProtocol: ProtocolSelector<R> | undefined;
   readonly allowOrigin: ((origin: string | undefined, exchange: Exchange<R>) => boolean) | undefined;
   readonly onUpgrade: Options<T, R>["onUpgrade"];
@@ -327,6 +336,7 @@ export function resolveOptions<T, R extends Runtime = Runtime>(
     matchPath,
     maxPayload: count("maxPayload", options.maxPayload, DEFAULTS.maxPayload),
     maxFragments: count("maxFragments", options.maxFragments, DEFAULTS.maxFragments),
+    fragmentSize: count("fragmentSize", options.fragmentSize, DEFAULTS.fragmentSize),
     selectProtocol,
     allowOrigin,
     onUpgrade,

@@ -103,6 +103,28 @@ export interface LinkEvents {
   ending(): void;
   /** The transport is gone; `closeCode` and `closeReason` are final. Called once. */
   closed(): void;
+  /**
+   * The source of a streamed send threw or rejected (`cause`, untouched): the link has closed
+   * the connection with 1011, since the peer holds half a message.
+   */
+  sourceFailed(cause: unknown): void;
+}
+
+/**
+ * A message's payload in pieces, for a send that goes out as fragments (`core/message-source.ts`
+ * makes them). The link pulls the next piece only when the previous one is written and the
+ * transport is under its high-water mark.
+ */
+export interface MessageSource {
+  /**
+   * The next piece of the payload (may be empty), or null when there is no more; a promise for
+   * either while it is produced. A throw or a rejection fails the message.
+   */
+  pull(): Uint8Array | null | Promise<Uint8Array | null>;
+  /** True once the piece just pulled is known to be the last one (its frame carries FIN). */
+  readonly done: boolean;
+  /** The send was abandoned (the connection closed first): let go of what the source holds. */
+  cancel(): void;
 }
 
 /**
@@ -135,6 +157,12 @@ export interface Link {
   /** Sends a text message; `compress` overrides the compression threshold. */
   sendText(text: string, compress?: boolean): boolean;
   sendBinary(data: Uint8Array, compress?: boolean): boolean;
+  /**
+   * Sends one message whose payload comes in pieces from `source`, as fragments, after every
+   * message sent before it and before every message sent after it; pings and pongs may go
+   * between its fragments, and a close frame that is not ours (a reply, a failure) stops it.
+   */
+  sendStream(opcode: number, source: MessageSource): boolean;
   /** Sends bytes that already are complete data frames (framed once for many connections). */
   sendPrepared(frames: Uint8Array): boolean;
   /** Sends a ping now (payload at most 125 bytes). */

@@ -23,7 +23,7 @@ import { Channel, type ChannelPort, type SendOptions } from "./channel.js";
 import { observe, settle, track } from "./completion.js";
 import type { HandlerContext } from "./context.js";
 import type { Exchange, Runtime } from "./options.js";
-import type { Link, LinkEvents, Timer } from "./ports.js";
+import type { Link, LinkEvents, MessageSource, Timer } from "./ports.js";
 import { startTimer, type IdleTarget } from "./timers.js";
 import type { ClosedBy } from "./events.js";
 import { backpressureActed, sessionClosed, sessionOpened, type ObservedSession } from "./session-events.js";
@@ -186,6 +186,12 @@ export class Session<T, R extends Runtime = Runtime>
     else this.resolveClosed?.();
   }
 
+  /** @internal A streamed send's source failed; the link closed the connection with 1011. */
+  sourceFailed(cause: unknown): void {
+    this.closedBy ??= "server";
+    this.error(cause, "message source");
+  }
+
   // IdleTarget.
 
   /** @internal Half the idle timeout passed without input: ask the peer for a sign of life. */
@@ -226,7 +232,7 @@ export class Session<T, R extends Runtime = Runtime>
    * A callback failed (or the connection was failed): `onError`, or close with 1011. `cause` may
    * be anything a callback threw; it is never stringified or inspected (see toCallbackError).
    */
-  error(cause: unknown, callback: CallbackName | "send callback" = "onError"): void {
+  error(cause: unknown, callback: CallbackName | "send callback" | "message source" = "onError"): void {
     const error = toCallbackError(cause, callback);
     const errors = this.context.events.connectionError;
     if (errors.hasSubscribers) errors.publish({ channel: this.channel, error });
@@ -277,6 +283,19 @@ export class Session<T, R extends Runtime = Runtime>
     const refused = this.admit(data.length, options);
     if (refused !== undefined) return refused;
     this.link.sendBinary(data, options?.compress);
+    this.messagesOut++;
+    return this.completion(options);
+  }
+
+  sendStream(opcode: number, source: MessageSource, options: SendOptions | undefined): Promise<SendStatus> {
+    // The size is not known: the policy judges what is buffered already. The link then pulls
+    // a piece only while the transport is under its high-water mark.
+    const refused = this.admit(0, options);
+    if (refused !== undefined) {
+      source.cancel();
+      return refused;
+    }
+    this.link.sendStream(opcode, source);
     this.messagesOut++;
     return this.completion(options);
   }

@@ -345,10 +345,11 @@ export class ProtocolConnection implements FrameSink {
   /**
    * Frames a message that was accepted earlier and waited (for its compression): its chunks are
    * returned to write in the adapter's order, not queued, and a close frame sent meanwhile does
-   * not stop it (the close frame waits behind it).
+   * not stop it (the close frame waits behind it). Also frames the fragments of a message sent
+   * in pieces: `fin` false for all but the last, `opcode` Continuation after the first.
    */
-  frameLater(opcode: number, payload: Uint8Array, rsv1: boolean): Uint8Array[] {
-    return this.outgoing.frameNow(opcode, payload, rsv1);
+  frameLater(opcode: number, payload: Uint8Array, rsv1: boolean, fin = true): Uint8Array[] {
+    return this.outgoing.frameNow(opcode, payload, rsv1, fin);
   }
 
   /**

@@ -85,13 +85,14 @@ export class Outgoing {
   /**
    * Frames one message now and hands its chunks back instead of queueing them (what is queued
    * stays queued): for a message that waited, in the adapter's order, for its compression.
-   * Framed like every other frame: small payloads into the slab, large ones by reference.
+   * Framed like every other frame: small payloads into the slab, large ones by reference. With
+   * `fin` false, the frame is a fragment that more of the message follows (RFC 6455 §5.4).
    */
-  frameNow(opcode: number, payload: Uint8Array, rsv1: boolean): Uint8Array[] {
+  frameNow(opcode: number, payload: Uint8Array, rsv1: boolean, fin = true): Uint8Array[] {
     this.seal();
     const before = this.chunks.length;
     const size = this.size;
-    this.frame(opcode, payload, true, rsv1);
+    this.frame(opcode, payload, fin, rsv1);
     this.seal();
     this.size = size;
     return this.chunks.splice(before);

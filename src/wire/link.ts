@@ -21,7 +21,9 @@ import type { ReadyState } from "../protocol/ready-state.js";
 import type { SlabPool } from "../protocol/outgoing.js";
 import type { CompressedEvent } from "../protocol/events.js";
 import { ChannelClosedError, InternalError } from "../common/errors.js";
-import type { ByteSink, ByteStream, Clock, Done, Link, LinkEvents } from "../core/ports.js";
+import type { ByteSink, ByteStream, Clock, Done, Link, LinkEvents, MessageSource } from "../core/ports.js";
+import { WholeMessage } from "../core/message-source.js";
+import { CloseCode } from "../protocol/close-codes.js";
 import type { SharedDeflate } from "../pubsub/broker.js";
 import type { LinkCompression } from "./compression.js";
 import { END, FRAMES, SendQueue, writeChunks } from "./send-queue.js";
@@ -30,6 +32,8 @@ import { END, FRAMES, SendQueue, writeChunks } from "./send-queue.js";
 export interface LinkSettings {
   readonly maxPayload: number;
   readonly maxFragments: number;
+  /** Uncompressed messages larger than this go out in fragments of this size (`fragmentSize`). */
+  readonly fragmentSize: number;
   /** Slab memory for small outgoing frames, shared by the handler's connections. */
   readonly slabs: SlabPool;
   readonly clock: Clock;
@@ -50,6 +54,7 @@ const NO_EVENTS: LinkEvents = {
   drained: noop,
   ending: noop,
   closed: noop,
+  sourceFailed: noop,
 };
 
 /**
@@ -67,6 +72,9 @@ export class ByteLink implements Link, ByteSink {
   private readonly core: ProtocolConnection;
   private readonly clock: Clock;
   private readonly compression: LinkCompression | undefined;
+  private readonly fragmentSize: number;
+  /** Our own close frame waits in the queue, behind a message going out in fragments. */
+  private closeDeferred = false;
   private events: LinkEvents = NO_EVENTS;
   /** Sends behind a compression, in order; made the first time one is needed. */
   private queue: SendQueue | null = null;
@@ -93,6 +101,7 @@ export class ByteLink implements Link, ByteSink {
     this.clock = settings.clock;
     this.compression = settings.compression;
     this.extensions = settings.extensions;
+    this.fragmentSize = settings.fragmentSize;
     this.core = new ProtocolConnection({
       maxPayload: settings.maxPayload,
       maxFragments: settings.maxFragments,
@@ -178,6 +187,7 @@ export class ByteLink implements Link, ByteSink {
       this.throttled = false;
       this.updateReading();
     }
+    this.queue?.drained();
     if (!this.streamClosed) this.events.drained();
   }
 
@@ -246,7 +256,12 @@ export class ByteLink implements Link, ByteSink {
   sendText(text: string, compress?: boolean): boolean {
     if (this.core.closeSent) return false;
     if (this.queued || this.compresses(text.length, compress)) {
-      this.enqueue(Opcode.Text, text, text.length, compress);
+      if (text.length > this.fragmentSize && !this.compresses(text.length, compress)) {
+        this.enqueueSource(Opcode.Text, new WholeMessage(text, this.fragmentSize), text.length);
+      } else this.enqueue(Opcode.Text, text, text.length, compress);
+    } else if (text.length > this.fragmentSize) {
+      // Longer in bytes than in UTF-16 units: in fragments, which control frames may go between.
+      this.enqueueSource(Opcode.Text, new WholeMessage(text, this.fragmentSize), text.length);
     } else {
       this.core.sendText(text);
       this.schedule();
@@ -257,11 +272,21 @@ export class ByteLink implements Link, ByteSink {
   sendBinary(data: Uint8Array, compress?: boolean): boolean {
     if (this.core.closeSent) return false;
     if (this.queued || this.compresses(data.length, compress)) {
-      this.enqueue(Opcode.Binary, data, data.length, compress);
+      if (data.length > this.fragmentSize && !this.compresses(data.length, compress)) {
+        this.enqueueSource(Opcode.Binary, new WholeMessage(data, this.fragmentSize), data.length);
+      } else this.enqueue(Opcode.Binary, data, data.length, compress);
+    } else if (data.length > this.fragmentSize) {
+      this.enqueueSource(Opcode.Binary, new WholeMessage(data, this.fragmentSize), data.length);
     } else {
       this.core.sendBinary(data);
       this.schedule();
     }
+    return true;
+  }
+
+  sendStream(opcode: number, source: MessageSource): boolean {
+    if (this.core.closeSent) return false;
+    this.enqueueSource(opcode, source, 0);
     return true;
   }
 
@@ -282,6 +307,15 @@ export class ByteLink implements Link, ByteSink {
   }
 
   close(code: number, reason: string): boolean {
+    if (this.queue?.streaming === true) {
+      // Our close frame goes after the message going out in fragments (and what waits behind
+      // it), as after any message sent before it; what the core queued before it goes now.
+      this.flush();
+      if (!this.core.close(code, reason)) return false;
+      this.closeDeferred = true;
+      this.queue.push(FRAMES, this.core.takeOutgoing(), 0, false, undefined);
+      return true;
+    }
     if (!this.core.close(code, reason)) return false;
     this.schedule();
     return true;
@@ -330,7 +364,19 @@ export class ByteLink implements Link, ByteSink {
     const done =
       completions.length === 0 ? undefined : completions.length === 1 ? completions[0] : all(completions);
     if (this.queued) {
-      if (chunks.length !== 0 || done !== undefined) this.queue!.push(FRAMES, chunks, 0, false, done);
+      const queue = this.queue!;
+      if (queue.streaming) {
+        // Between two fragments: pings, pongs, a close reply (control frames, RFC 6455 §5.4).
+        // What else is sent meanwhile waits in the queue; so do the completions.
+        this.directBytesOut += writeChunks(this.stream, this.clock, chunks, undefined);
+        if (done !== undefined) queue.push(FRAMES, [], 0, false, done);
+        // A close frame that is not ours to defer (a reply, a failure): nothing may follow it.
+        if (this.core.closeSent && !this.closeDeferred) {
+          queue.cancelMessages(new ChannelClosedError("the connection closed during a message in fragments"));
+        }
+        return;
+      }
+      if (chunks.length !== 0 || done !== undefined) queue.push(FRAMES, chunks, 0, false, done);
       return;
     }
     this.directBytesOut += writeChunks(this.stream, this.clock, chunks, done);
@@ -362,6 +408,34 @@ export class ByteLink implements Link, ByteSink {
     return compress ?? size >= this.compression.threshold;
   }
 
+  /** Queues a message that goes out in fragments, after whatever is batched. */
+  private enqueueSource(opcode: number, source: MessageSource, size: number): void {
+    if (!this.queued) this.flush();
+    this.shared = null;
+    this.queue ??= this.makeQueue();
+    this.queue.pushStream(opcode, source, size);
+  }
+
+  private makeQueue(): SendQueue {
+    return new SendQueue(this.stream, this.core, this.clock, this.compression, (cause) =>
+      this.sourceFailed(cause),
+    );
+  }
+
+  /**
+   * A streamed message's source failed: the peer holds half a message, so the connection is
+   * closed with 1011 at once (the close frame goes between fragments, what waits is cancelled);
+   * if our close frame already waits behind the message, the transport is cut instead.
+   */
+  private sourceFailed(cause: unknown): void {
+    if (this.core.close(CloseCode.InternalError, "message source failed")) this.flush();
+    else {
+      this.queue!.cancelMessages(new ChannelClosedError("the message source failed", cause));
+      this.stream.abort();
+    }
+    this.events.sourceFailed(cause);
+  }
+
   private enqueue(
     opcode: number,
     data: string | Uint8Array | readonly Uint8Array[],
@@ -373,7 +447,7 @@ export class ByteLink implements Link, ByteSink {
     if (!this.queued) this.flush();
     // A queued send completes with its own item: it shares no promise with the sends before it.
     this.shared = null;
-    this.queue ??= new SendQueue(this.stream, this.core, this.clock, this.compression);
+    this.queue ??= this.makeQueue();
     this.queue.push(opcode, data, size, compressed, undefined);
   }
 }

@@ -8,7 +8,8 @@
 
 import type { ProtocolConnection } from "../protocol/connection.js";
 import { ChannelClosedError } from "../common/errors.js";
-import type { ByteStream, Clock, Done } from "../core/ports.js";
+import type { ByteStream, Clock, Done, MessageSource } from "../core/ports.js";
+import { Opcode } from "../protocol/opcodes.js";
 import type { LinkCompression } from "./compression.js";
 
 /** A send waiting in the queue. */
@@ -20,6 +21,10 @@ interface Waiting {
   rsv1: boolean;
   size: number;
   done: Done | undefined;
+  /** A message sent in fragments: its payload comes from here (`data` is unused). */
+  source?: MessageSource;
+  /** Its first fragment went out: the next ones are continuations. */
+  started?: boolean;
 }
 
 /** An item of bytes that already are frames. */
@@ -28,6 +33,7 @@ export const FRAMES = 0;
 export const END = -1;
 
 const encoder = new TextEncoder();
+const EMPTY = new Uint8Array(0);
 
 /** The ordered queue of one link. */
 export class SendQueue {
@@ -38,6 +44,12 @@ export class SendQueue {
   private items: Waiting[] = [];
   private compressing = false;
   private aborted = false;
+  /** The message going out in fragments, at the head of the queue. */
+  private active: Waiting | null = null;
+  /** The active message waits for the stream to drain before its next piece. */
+  private draining = false;
+  /** Told when a source fails: the link closes the connection. */
+  private readonly failed: (cause: unknown) => void;
   /** Bytes waiting in the queue. */
   size = 0;
   /** Bytes the queue has handed to the stream. */
@@ -48,7 +60,9 @@ export class SendQueue {
     core: ProtocolConnection,
     clock: Clock,
     compression: LinkCompression | undefined,
+    failed: (cause: unknown) => void,
   ) {
+    this.failed = failed;
     this.stream = stream;
     this.core = core;
     this.clock = clock;
@@ -73,6 +87,47 @@ export class SendQueue {
     this.pump();
   }
 
+  /** Whether a message is going out in fragments: pings and pongs may go between them. */
+  get streaming(): boolean {
+    return this.active !== null;
+  }
+
+  /** Adds a message sent in fragments from `source`; `size` bytes of it count as buffered. */
+  pushStream(opcode: number, source: MessageSource, size: number): void {
+    this.items.push({ opcode, data: "", compress: false, rsv1: false, size, done: undefined, source });
+    this.size += size;
+    this.pump();
+  }
+
+  /** The stream drained: the message in fragments pulls its next piece. */
+  drained(): void {
+    if (!this.draining) return;
+    this.draining = false;
+    this.next(this.active!);
+  }
+
+  /**
+   * A close frame went out between fragments: the message in fragments and every data message
+   * behind it fail with `error` (nothing may follow a close frame); ending the stream still does.
+   */
+  cancelMessages(error: Error): void {
+    const active = this.active;
+    if (active === null) return;
+    this.active = null;
+    this.draining = false;
+    active.source!.cancel();
+    const items = this.items;
+    this.items = [];
+    this.size = 0;
+    for (const item of items) {
+      if (item.opcode === END) this.items.push(item);
+      else {
+        if (item !== active) item.source?.cancel();
+        item.done?.(error);
+      }
+    }
+  }
+
   /** `done` completes with the last item waiting; false when nothing waits. */
   completeWithLast(done: Done): boolean {
     const last = this.items.at(-1);
@@ -88,16 +143,26 @@ export class SendQueue {
     const items = this.items;
     this.items = [];
     this.size = 0;
-    for (const item of items) item.done?.(new ChannelClosedError());
+    this.active = null;
+    this.draining = false;
+    for (const item of items) {
+      item.source?.cancel();
+      item.done?.(new ChannelClosedError());
+    }
   }
 
   /** Writes waiting items in order, compressing the next one when it needs it. */
   private pump(): void {
-    if (this.compressing) return;
+    if (this.compressing || this.active !== null) return;
     const { items, stream } = this;
     stream.cork?.();
     while (items.length !== 0) {
       const item = items[0]!;
+      if (item.source !== undefined) {
+        this.active = item;
+        this.next(item);
+        break;
+      }
       if (item.compress) {
         this.compress(item);
         break;
@@ -114,6 +179,75 @@ export class SendQueue {
       }
     }
     stream.uncork?.();
+  }
+
+  /**
+   * Pulls and writes the pieces of the active message while the stream takes them: the first
+   * with the message's opcode, the others as continuations, FIN on the last (an empty final
+   * frame when the source learns it ended only after its last piece).
+   */
+  private next(item: Waiting): void {
+    const source = item.source!;
+    while (this.active === item) {
+      if (this.stream.needsDrain) {
+        this.draining = true;
+        return;
+      }
+      let piece: Uint8Array | null | Promise<Uint8Array | null>;
+      try {
+        piece = source.pull();
+      } catch (error) {
+        this.fail(item, error);
+        return;
+      }
+      if (piece instanceof Promise) {
+        piece.then(
+          (got) => {
+            if (this.active === item && this.write(item, got)) this.next(item);
+          },
+          (error: unknown) => {
+            if (this.active === item) this.fail(item, error);
+          },
+        );
+        return;
+      }
+      if (!this.write(item, piece)) return;
+    }
+  }
+
+  /** Writes one piece of the active message; false once it is finished. */
+  private write(item: Waiting, piece: Uint8Array | null): boolean {
+    const fin = piece === null || item.source!.done;
+    if (piece === null) piece = EMPTY;
+    else if (piece.length === 0 && !fin) return true;
+    const opcode = item.started === true ? Opcode.Continuation : item.opcode;
+    item.started = true;
+    const counted = Math.min(item.size, piece.length);
+    item.size -= counted;
+    this.size -= counted;
+    const frames = this.core.frameLater(opcode, piece, false, fin);
+    if (!fin) {
+      this.written += writeChunks(this.stream, this.clock, frames, undefined);
+      return true;
+    }
+    this.items.shift();
+    this.size -= item.size;
+    this.active = null;
+    this.written += writeChunks(this.stream, this.clock, frames, item.done);
+    this.pump();
+    return false;
+  }
+
+  /**
+   * The source of the active message failed: the message fails with the cause, and the link
+   * closes the connection (1011), which cancels what waits behind it (the peer holds half a
+   * message: no other data message may follow).
+   */
+  private fail(item: Waiting, cause: unknown): void {
+    const done = item.done;
+    item.done = undefined;
+    done?.(cause instanceof Error ? cause : new ChannelClosedError("the message source failed", cause));
+    this.failed(cause);
   }
 
   private compress(item: Waiting): void {

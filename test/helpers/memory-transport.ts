@@ -205,6 +205,7 @@ export function connect<T>(
   const link = new ByteLink(stream, {
     maxPayload: context.options.maxPayload,
     maxFragments: context.options.maxFragments,
+    fragmentSize: context.options.fragmentSize,
     slabs: new SlabPool(),
     clock: context.clock,
     compression: undefined,

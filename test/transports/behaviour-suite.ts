@@ -20,7 +20,8 @@
  * a browser may not send, compress) is left out for that client: CI runs no skipped test.
  *
  * What it covers, per client: echo of text and binary at every length form (0, 125, 126, 65535,
- * 65536 B, 1 and 16 MiB) and in order, fragmented messages, pings both ways, the close handshake
+ * 65536 B, 1 and 16 MiB) and in order, fragmented messages, messages the server streams (an
+ * async iterable of strings, a web ReadableStream of bytes), pings both ways, the close handshake
  * from either side (codes and reasons, 1005 without a code, 1006 on a cut connection, `onClose`
  * exactly once), 1007 for invalid UTF-8, 1009 over `maxPayload`, the `onError` default (1011),
  * stopping the server and `handler.close()` (1001, or the code given), subprotocol selection,
@@ -479,6 +480,58 @@ function clientSuite(transport: TransportUnderTest, client: ClientUnderTest): vo
           await bye(peer);
         },
       );
+    });
+
+    describe("messages the server streams", () => {
+      test(
+        "an async iterable of strings arrives as one text message, a pair split between chunks whole, before what follows",
+        TEST,
+        async () => {
+          const pair = "🌊";
+          async function* pieces(): AsyncGenerator<string> {
+            yield "héllo ";
+            yield "wörld " + pair[0]!;
+            yield pair[1]! + " 波";
+          }
+          const behaviour: Behaviour = {
+            onMessage({ channel }) {
+              void channel.sendText(pieces());
+              void channel.sendText("after");
+            },
+          };
+          await withServer(behaviour, async (local) => {
+            const peer = await open(local.urlFor(id("streamed-text")));
+            peer.sendText("go");
+            assert.equal(await peer.nextText(), `héllo wörld ${pair} 波`);
+            assert.equal(await peer.nextText(), "after");
+            await bye(peer);
+          });
+        },
+      );
+
+      test("a web ReadableStream of 4 MiB of bytes arrives whole, as one message", BIG_TEST, async () => {
+        const bytes = randomBytes(4 * MiB);
+        const behaviour: Behaviour = {
+          onMessage({ channel }) {
+            let at = 0;
+            const stream = new ReadableStream<Uint8Array>({
+              pull(controller) {
+                if (at === bytes.length) return controller.close();
+                controller.enqueue(bytes.subarray(at, at + 256 * 1024));
+                at += 256 * 1024;
+              },
+            });
+            void channel.sendBinary(stream);
+          },
+        };
+        await withServer(behaviour, async (local) => {
+          const peer = await open(local.urlFor(id("streamed-binary")));
+          peer.sendText("go");
+          const back = await peer.nextBinary();
+          assert.ok(back.equals(bytes), "streamed bytes differ");
+          await bye(peer);
+        });
+      });
     });
 
     describe("pings", () => {

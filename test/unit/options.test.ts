@@ -88,6 +88,7 @@ describe("every option of the wrong kind is refused at handshake(), never later"
     ["a backpressure policy that is a symbol", { backpressure: Symbol("close") as never }],
     ["maxPayload below 1", { maxPayload: 0 }],
     ["maxFragments not an integer", { maxFragments: 1.5 }],
+    ["fragmentSize below 1", { fragmentSize: 0 }],
     ["maxConnections negative", { maxConnections: -1 }],
     ["maxBackpressure of another kind", { maxBackpressure: "16MiB" as unknown as number }],
     ["compression of another kind", { compression: "yes" as never }],

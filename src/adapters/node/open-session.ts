@@ -26,6 +26,7 @@ export function openSession<T>(
   const link = new ByteLink(stream, {
     maxPayload: options.maxPayload,
     maxFragments: options.maxFragments,
+    fragmentSize: options.fragmentSize,
     slabs: context.slabs,
     clock: context.clock,
     compression:
