@@ -199,8 +199,8 @@ export class Channel<T = unknown> {
    *
    * @example
    * ```ts
-   * import { createReadStream } from "node:fs";
-   * await channel.sendBinary(createReadStream("video.mp4"));
+   * // On Node, a file read as a stream (fs.createReadStream is an async iterable of Buffers):
+   * await channel.sendBinary(fs.createReadStream("video.mp4"));
    * ```
    */
   sendBinary(data: BinaryData | MessageStream<BinaryData>, options?: SendOptions): Promise<SendStatus> {
