@@ -254,31 +254,27 @@ export class ByteLink implements Link, ByteSink {
   // The sends: the session checked the state and applied its policy.
 
   sendText(text: string, compress?: boolean): boolean {
-    if (this.core.closeSent) return false;
-    if (this.queued || this.compresses(text.length, compress)) {
-      if (text.length > this.fragmentSize && !this.compresses(text.length, compress)) {
-        this.enqueueSource(Opcode.Text, new WholeMessage(text, this.fragmentSize), text.length);
-      } else this.enqueue(Opcode.Text, text, text.length, compress);
-    } else if (text.length > this.fragmentSize) {
-      // Longer in bytes than in UTF-16 units: in fragments, which control frames may go between.
-      this.enqueueSource(Opcode.Text, new WholeMessage(text, this.fragmentSize), text.length);
-    } else {
-      this.core.sendText(text);
-      this.schedule();
-    }
-    return true;
+    return this.sendMessage(Opcode.Text, text, text.length, compress);
   }
 
   sendBinary(data: Uint8Array, compress?: boolean): boolean {
+    return this.sendMessage(Opcode.Binary, data, data.length, compress);
+  }
+
+  /**
+   * A whole message: above `fragmentSize` and not compressed, in fragments that control frames
+   * may go between (for text, `size` counts UTF-16 units, fewer than its bytes); behind what is
+   * queued, or to compress, through the queue; else framed at once into the batch.
+   */
+  private sendMessage(opcode: number, data: string | Uint8Array, size: number, compress?: boolean): boolean {
     if (this.core.closeSent) return false;
-    if (this.queued || this.compresses(data.length, compress)) {
-      if (data.length > this.fragmentSize && !this.compresses(data.length, compress)) {
-        this.enqueueSource(Opcode.Binary, new WholeMessage(data, this.fragmentSize), data.length);
-      } else this.enqueue(Opcode.Binary, data, data.length, compress);
-    } else if (data.length > this.fragmentSize) {
-      this.enqueueSource(Opcode.Binary, new WholeMessage(data, this.fragmentSize), data.length);
-    } else {
-      this.core.sendBinary(data);
+    const compressed = this.compresses(size, compress);
+    if (size > this.fragmentSize && !compressed) {
+      this.enqueueSource(opcode, new WholeMessage(data, this.fragmentSize), size);
+    } else if (this.queued || compressed) this.enqueue(opcode, data, size, compress);
+    else {
+      if (typeof data === "string") this.core.sendText(data);
+      else this.core.sendBinary(data);
       this.schedule();
     }
     return true;
